@@ -1,0 +1,1 @@
+"""LoRA and LoRA-KD training (configs, losses, loops) and the adapter-backed systems."""

@@ -1,0 +1,43 @@
+"""Contracts of the harness: the System protocol, request/result dataclasses, item schema, errors.
+
+Standard library only, so anything may import it cheaply.
+"""
+
+from __future__ import annotations
+
+from harness.api.errors import (
+    ArtifactError,
+    ConfigError,
+    DataError,
+    GenerationError,
+    HarnessError,
+    ModelSourceError,
+    PluginLoadError,
+    RegressionDetected,
+    UnknownSystemError,
+)
+from harness.api.items import ANSWER_TYPES, CATEGORIES, Answer, Item, parse_answer, parse_item
+from harness.api.system import ChatMessage, Closeable, GenerationRequest, GenerationResult, System
+
+__all__ = [
+    "ANSWER_TYPES",
+    "CATEGORIES",
+    "Answer",
+    "ArtifactError",
+    "ChatMessage",
+    "Closeable",
+    "ConfigError",
+    "DataError",
+    "GenerationError",
+    "GenerationRequest",
+    "GenerationResult",
+    "HarnessError",
+    "Item",
+    "ModelSourceError",
+    "PluginLoadError",
+    "RegressionDetected",
+    "System",
+    "UnknownSystemError",
+    "parse_answer",
+    "parse_item",
+]

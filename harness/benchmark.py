@@ -1,0 +1,185 @@
+"""Read and validate benchmark files (``items.jsonl`` beside a ``benchmark.toml``).
+
+``benchmark.toml`` keys (unknown keys are errors)::
+
+    name = "raq"                     # benchmark name, recorded in run.json
+    version = "1.0.0"                # bump on any change to items
+    default_rel_tol = 0.02           # relative tolerance for numeric answers without rel_tol
+    default_min_fraction = 0.6       # key-point fraction for keypoints answers without one
+    [prompt]
+    system = "..."                   # optional system message
+    template = "... {question} ..."  # user message; must contain {question}
+    [categories.<name>]
+    description = "..."              # what the category measures
+
+    python -m harness validate benchmarks/raq/items.jsonl
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.api.errors import ConfigError, DataError
+from harness.api.items import CATEGORIES, Item, parse_item
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BENCHMARKS_DIR = REPO_ROOT / "benchmarks"
+DEFAULT_BENCHMARK = BENCHMARKS_DIR / "raq" / "items.jsonl"
+DEFAULT_CORPUS = BENCHMARKS_DIR / "corpus"
+
+DEFAULT_TEMPLATE = (
+    "Answer the following microelectronics question. Show the key steps briefly. "
+    "If the answer is a number, end with a line 'Final answer: <value> <unit>'.\n\nQuestion: {question}"
+)
+_TOML_KEYS = {"name", "version", "default_rel_tol", "default_min_fraction", "prompt", "categories", "description"}
+
+
+@dataclass(frozen=True)
+class PromptConfig:
+    template: str = DEFAULT_TEMPLATE  # user turn; {question} is replaced by the item's question
+    system: str | None = None  # optional system turn
+
+    def render(self, question: str) -> str:
+        return self.template.replace("{question}", question)
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    name: str = "unnamed"
+    version: str = "0"
+    default_rel_tol: float = 0.02  # fraction; 0.02 = 2 %
+    default_min_fraction: float = 0.6  # fraction of key points needed
+    prompt: PromptConfig = field(default_factory=PromptConfig)
+    categories: dict[str, str] = field(default_factory=dict)  # name -> description
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    path: Path
+    config: BenchmarkConfig
+    items: tuple[Item, ...]
+    sha256: str  # of the items file bytes
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def describe(self) -> dict[str, Any]:
+        return {"path": str(self.path), "name": self.config.name, "version": self.config.version, "sha256": self.sha256, "n_items": len(self.items)}
+
+
+def load_config(toml_path: Path) -> BenchmarkConfig:
+    if not toml_path.exists():
+        return BenchmarkConfig(name=toml_path.parent.name)
+    try:
+        data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{toml_path}: {exc}; fix the TOML syntax") from None
+    unknown = sorted(set(data) - _TOML_KEYS)
+    if unknown:
+        raise ConfigError(f"{toml_path}: {unknown[0]}: unknown key; allowed: {', '.join(sorted(_TOML_KEYS))}")
+    prompt_data = data.get("prompt", {})
+    bad = sorted(set(prompt_data) - {"template", "system"})
+    if bad:
+        raise ConfigError(f"{toml_path}: prompt.{bad[0]}: unknown key; allowed: template, system")
+    template = prompt_data.get("template", DEFAULT_TEMPLATE)
+    if "{question}" not in template:
+        raise ConfigError(f"{toml_path}: prompt.template: must contain {{question}}")
+    rel_tol = data.get("default_rel_tol", 0.02)
+    if not isinstance(rel_tol, (int, float)) or not 0 < rel_tol < 1:
+        raise ConfigError(f"{toml_path}: default_rel_tol: must be a fraction in (0, 1), got {rel_tol!r}")
+    min_fraction = data.get("default_min_fraction", 0.6)
+    if not isinstance(min_fraction, (int, float)) or not 0 < min_fraction <= 1:
+        raise ConfigError(f"{toml_path}: default_min_fraction: must be in (0, 1], got {min_fraction!r}")
+    categories = {}
+    for name, body in (data.get("categories") or {}).items():
+        if name not in CATEGORIES:
+            raise ConfigError(f"{toml_path}: categories.{name}: unknown category; use one of {', '.join(CATEGORIES)}")
+        categories[name] = str(body.get("description", "")) if isinstance(body, dict) else str(body)
+    return BenchmarkConfig(
+        name=str(data.get("name", toml_path.parent.name)),
+        version=str(data.get("version", "0")),
+        default_rel_tol=float(rel_tol),
+        default_min_fraction=float(min_fraction),
+        prompt=PromptConfig(template=template, system=prompt_data.get("system")),
+        categories=categories,
+        description=str(data.get("description", "")),
+    )
+
+
+def read_items(path: Path, *, check_units: bool = True) -> tuple[list[Item], list[str]]:
+    """Parse every line; return (good items, problems as ``FILE:LINE: field: problem``)."""
+    items: list[Item] = []
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise DataError(f"{path}: benchmark file not found; pass --benchmark with a JSONL file") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 (byte {exc.start}); re-save the file as UTF-8") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(f"{where}: json: {exc.msg} at column {exc.colno}; each line must be one JSON object")
+            continue
+        try:
+            item = parse_item(obj, where)
+            if check_units and item.answer.type == "numeric":
+                from harness.units import parse_unit
+
+                try:
+                    parse_unit(item.answer.unit or "")
+                except DataError as exc:
+                    raise DataError(f"{where}: answer.unit: {exc}") from None
+        except DataError as exc:
+            problems.append(str(exc))
+            continue
+        if item.id in seen:
+            problems.append(f"{where}: id: duplicate id {item.id!r} (first on line {seen[item.id]}); make ids unique")
+            continue
+        seen[item.id] = number
+        items.append(item)
+    return items, problems
+
+
+def validate_solutions(items: list[Item], path: Path, default_rel_tol: float) -> list[str]:
+    """Recompute every ``solution`` and compare with the stored answer within tolerance."""
+    from harness.units import solution_value
+
+    problems = []
+    for item in items:
+        if item.solution is None or item.answer.type != "numeric":
+            continue
+        try:
+            value = solution_value(item.solution, item.answer.unit or "dimensionless")
+        except DataError as exc:
+            problems.append(f"{path}: {item.id}: solution: {exc}")
+            continue
+        expected = float(item.answer.value or 0.0)
+        tol = item.answer.rel_tol or default_rel_tol
+        if abs(value - expected) > tol * max(abs(expected), 1e-300):
+            problems.append(f"{path}: {item.id}: solution: recomputes to {value:.6g} {item.answer.unit}, stored {expected:.6g} (rel_tol {tol}); fix the value or the solution")
+    return problems
+
+
+def load_benchmark(path: Path | str | None = None) -> Benchmark:
+    """Load items and config; any bad line is an error (use ``validate`` to list them all)."""
+    path = Path(path) if path is not None else DEFAULT_BENCHMARK
+    items, problems = read_items(path)
+    if problems:
+        more = f" (and {len(problems) - 1} more; run python -m harness validate {path})" if len(problems) > 1 else ""
+        raise DataError(problems[0] + more)
+    if not items:
+        raise DataError(f"{path}: benchmark is empty; add at least one item (one JSON object per line)")
+    return Benchmark(path=path, config=load_config(path.parent / "benchmark.toml"), items=tuple(items), sha256=hashlib.sha256(path.read_bytes()).hexdigest())

@@ -1,0 +1,68 @@
+"""Generation cache: (system fingerprint, request, decoding settings) -> result, in SQLite.
+
+SQLite gives atomic commits, so a run killed mid-batch keeps every batch committed before the
+kill. The key is a sha256 over the canonical JSON of the fingerprint and the request
+(``GenerationRequest.to_dict``: prompt/messages, max_new_tokens, stop, seed, temperature). A row
+whose JSON no longer decodes is dropped with a warning and regenerated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from harness.api.errors import ArtifactError
+from harness.api.system import GenerationRequest, GenerationResult
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+
+def cache_key(fingerprint: Mapping[str, Any], request: GenerationRequest) -> str:
+    payload = {"v": SCHEMA_VERSION, "fingerprint": fingerprint, "request": {k: v for k, v in request.to_dict().items() if k != "id"}}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class GenerationCache:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(str(path), timeout=30.0)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS generations (key TEXT PRIMARY KEY, system TEXT, result TEXT NOT NULL, created REAL)")
+            self._db.commit()
+        except sqlite3.DatabaseError as exc:
+            raise ArtifactError(f"{path}: generation cache is unreadable ({exc}); delete it (answers will be regenerated) or pass --no-cache") from None
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, GenerationResult]:
+        keys = list(keys)
+        found: dict[str, GenerationResult] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            rows = self._db.execute(f"SELECT key, result FROM generations WHERE key IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+            for key, blob in rows:
+                try:
+                    found[key] = GenerationResult.from_dict(json.loads(blob))
+                except (ValueError, KeyError, TypeError):
+                    log.warning("dropping corrupt cache entry %s in %s; it will be regenerated", key[:12], self.path)
+                    self._db.execute("DELETE FROM generations WHERE key = ?", (key,))
+                    self._db.commit()
+        return found
+
+    def put_many(self, system: str, entries: Iterable[tuple[str, GenerationResult]]) -> None:
+        now = time.time()
+        self._db.executemany(
+            "INSERT OR REPLACE INTO generations (key, system, result, created) VALUES (?, ?, ?, ?)",
+            [(key, system, json.dumps(result.to_dict(), sort_keys=True), now) for key, result in entries],
+        )
+        self._db.commit()
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,1 @@
+"""Command-line interface: ``python -m harness <command>``. Only this package prints."""

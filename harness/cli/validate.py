@@ -1,0 +1,42 @@
+"""``python -m harness validate FILE``: check a benchmark file and list every bad line."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("validate", help="validate a benchmark JSONL file", description="Check every line of a benchmark file: schema, unique ids, units, and (with a corpus) gold passages; numeric solutions are recomputed.")
+    parser.add_argument("file", type=Path, help="items JSONL file")
+    parser.add_argument("--corpus", type=Path, default=None, help="corpus folder to resolve gold_passages against (default: the bundled corpus when validating a bundled benchmark)")
+    parser.set_defaults(func=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from harness.benchmark import BENCHMARKS_DIR, DEFAULT_CORPUS, load_config, read_items, validate_solutions
+
+    path: Path = args.file
+    items, problems = read_items(path)
+    config = load_config(path.parent / "benchmark.toml")
+    problems += validate_solutions(items, path, config.default_rel_tol)
+    corpus_dir = args.corpus
+    if corpus_dir is None and path.resolve().is_relative_to(BENCHMARKS_DIR.resolve()) and DEFAULT_CORPUS.is_dir():
+        corpus_dir = DEFAULT_CORPUS
+    if corpus_dir is not None:
+        from harness.corpus import load_corpus
+
+        anchors = load_corpus(corpus_dir).anchors
+        for item in items:
+            for anchor in item.gold_passages:
+                if anchor not in anchors:
+                    problems.append(f"{path}: {item.id}: gold_passages: {anchor!r} is not a section of {corpus_dir}; use doc-path#heading-slug")
+    if not items and not problems:
+        problems.append(f"{path}: benchmark is empty; add at least one item")
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) in {path}")
+        return 2
+    print(f"{path}: {len(items)} items OK")
+    return 0

@@ -1,0 +1,1 @@
+"""Model sources (names -> cached safetensors weights) and the batched generation engine."""

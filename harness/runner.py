@@ -1,0 +1,276 @@
+"""Run systems over a benchmark: batched, cached, resumable, one model in memory at a time.
+
+    python -m harness run --systems vanilla --limit 5
+
+For each system: build one request per item from the benchmark's prompt template, serve what
+the generation cache already holds, generate the rest in batches, and after every batch append
+the samples (fsync) and commit them to the cache. A run killed at any point and started again
+regenerates nothing that finished. ``run.json`` is rewritten atomically at the start (status
+``running``) and the end (``complete`` with metrics).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from harness.api.errors import ConfigError, GenerationError, HarnessError
+from harness.api.items import Item
+from harness.api.system import ChatMessage, Closeable, GenerationRequest, GenerationResult, System
+from harness.benchmark import Benchmark, load_benchmark
+from harness.cache import GenerationCache, cache_key
+from harness.registry import Registry
+from harness.runlog import ITEMS_SNAPSHOT, RUN_JSON, RUN_SCHEMA, RUN_SCHEMA_VERSION, SAMPLES, SampleWriter, iter_jsonl, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+TRACKED_PACKAGES = ("raq-harness", "torch", "transformers", "peft", "faiss-cpu", "sentence-transformers", "llama-index-core", "pint", "scipy", "numpy")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    systems: str = "all"  # "all" or comma-separated registry names
+    benchmark: str | None = None  # items.jsonl path; None = bundled RAQ benchmark
+    limit: int | None = None  # first N items (after sharding); None = all
+    output_dir: str | None = None  # None = runs/<timestamp>-<config hash>
+    batch_size: int = 16  # prompts per forward pass
+    max_new_tokens: int = 192  # completion budget per answer, tokens
+    seed: int = 0  # sampling seed (greedy decoding ignores it)
+    use_cache: bool = True  # serve identical requests from the generation cache
+    quiet: bool = False  # no progress bars
+    shard: str | None = None  # "I/N": run the I-th of N deterministic slices (0-based)
+    system_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # name -> factory kwargs
+    baseline_system: str = "vanilla"  # paired comparisons are against this system
+
+    def __post_init__(self) -> None:
+        if self.limit is not None and self.limit < 1:
+            raise ConfigError(f"--limit must be >= 1, got {self.limit}")
+        if self.batch_size < 1:
+            raise ConfigError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if not 1 <= self.max_new_tokens <= 8192:
+            raise ConfigError(f"--max-new-tokens must be in 1..8192, got {self.max_new_tokens}")
+        if self.shard is not None:
+            parse_shard(self.shard)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    try:
+        index_text, count_text = text.split("/")
+        index, count = int(index_text), int(count_text)
+    except ValueError:
+        raise ConfigError(f"--shard: expected I/N such as 0/4, got {text!r}") from None
+    if count < 1 or not 0 <= index < count:
+        raise ConfigError(f"--shard: need 0 <= I < N, got {text!r}")
+    return index, count
+
+
+def select_items(items: Sequence[Item], shard: str | None, limit: int | None) -> list[Item]:
+    """Deterministic slice: shard by a stable hash of the item id, then keep the first ``limit``."""
+    chosen = list(items)
+    if shard is not None:
+        index, count = parse_shard(shard)
+        chosen = [it for it in chosen if int(hashlib.sha256(it.id.encode()).hexdigest(), 16) % count == index]
+    return chosen[:limit] if limit is not None else chosen
+
+
+def build_request(item: Item, benchmark: Benchmark, config: RunConfig) -> GenerationRequest:
+    prompt = benchmark.config.prompt
+    messages = []
+    if prompt.system:
+        messages.append(ChatMessage("system", prompt.system))
+    messages.append(ChatMessage("user", prompt.render(item.question)))
+    return GenerationRequest(id=item.id, messages=tuple(messages), max_new_tokens=config.max_new_tokens, seed=config.seed, item=item.public_fields())
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in TRACKED_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def config_hash(config: RunConfig, benchmark: Benchmark, names: Sequence[str]) -> str:
+    payload = {"systems": list(names), "benchmark": benchmark.sha256, "limit": config.limit, "shard": config.shard, "max_new_tokens": config.max_new_tokens, "seed": config.seed}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def default_output_dir(config: RunConfig, benchmark: Benchmark, names: Sequence[str]) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return Path("runs") / f"{stamp}-{config_hash(config, benchmark, names)}"
+
+
+def prepare_output_dir(path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"{path}: output directory is not writable ({exc.strerror}); pass --output-dir to a writable folder") from None
+    return path
+
+
+def sample_record(item: Item, system: str, request: GenerationRequest, result: GenerationResult, cached: bool, prompt_text: str | None = None) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "system": system,
+        "category": item.category,
+        "question": item.question,
+        "prompt": prompt_text if prompt_text is not None else [m.to_dict() for m in request.messages or ()] or request.prompt,
+        "response": result.text,
+        "latency_s": round(result.latency_s, 6),
+        "prompt_tokens": result.prompt_tokens,
+        "completion_tokens": result.completion_tokens,
+        "finish_reason": result.finish_reason,
+        "cached": cached,
+        "extra": result.extra,
+    }
+
+
+class Runner:
+    def __init__(self, config: RunConfig, registry: Registry | None = None, progress: Callable[..., Any] | None = None) -> None:
+        self.config = config
+        self.registry = registry or Registry.from_entry_points()
+        self._progress_factory = progress
+
+    def _progress(self, total: int, initial: int, desc: str) -> Any:
+        if self._progress_factory is not None:
+            return self._progress_factory(total=total, initial=initial, desc=desc)
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, initial=initial, desc=desc, unit="item", disable=self.config.quiet, file=sys.stderr, dynamic_ncols=True)
+
+    def run(self) -> Path:
+        config = self.config
+        names = self.registry.resolve(config.systems)
+        benchmark = load_benchmark(config.benchmark)
+        items = select_items(benchmark.items, config.shard, config.limit)
+        if not items:
+            raise ConfigError(f"no items selected from {benchmark.path} (shard {config.shard}, limit {config.limit}); widen --shard/--limit")
+        run_dir = prepare_output_dir(Path(config.output_dir) if config.output_dir else default_output_dir(config, benchmark, names))
+        snapshot = run_dir / ITEMS_SNAPSHOT
+        snapshot_text = "".join(json.dumps(it.to_dict(), ensure_ascii=False, sort_keys=True) + "\n" for it in items)
+        from harness.runlog import write_text_atomic
+
+        write_text_atomic(snapshot, snapshot_text)
+        cache = None
+        if config.use_cache:
+            from harness.models.sources import cache_dir
+
+            cache = GenerationCache(cache_dir() / "generations.sqlite")
+        started = time.time()
+        systems_meta: dict[str, Any] = {}
+        run_doc = self._run_doc(config, benchmark, names, items, systems_meta, "running", started)
+        write_json_atomic(run_dir / RUN_JSON, run_doc)
+        failures: list[str] = []
+        writer = SampleWriter(run_dir / SAMPLES)
+        try:
+            for name in names:
+                try:
+                    systems_meta[name] = self._run_system(name, items, benchmark, run_dir, writer, cache)
+                except HarnessError as exc:
+                    log.error("system %s failed: %s", name, exc)
+                    systems_meta[name] = {"status": "failed", "error": str(exc)}
+                    failures.append(f"{name}: {exc}")
+                write_json_atomic(run_dir / RUN_JSON, self._run_doc(config, benchmark, names, items, systems_meta, "running", started))
+        finally:
+            writer.close()
+            if cache is not None:
+                cache.close()
+        status = "complete" if not failures else "partial"
+        run_doc = self._run_doc(config, benchmark, names, items, systems_meta, status, started)
+        run_doc["metrics"] = summarize(run_dir, benchmark, names, config.baseline_system)
+        write_json_atomic(run_dir / RUN_JSON, run_doc)
+        if failures:
+            raise GenerationError(f"{len(failures)} system(s) failed ({'; '.join(failures)}); completed answers are kept in {run_dir}")
+        return run_dir
+
+    def _run_doc(self, config: RunConfig, benchmark: Benchmark, names: Sequence[str], items: Sequence[Item], systems_meta: Mapping[str, Any], status: str, started: float) -> dict[str, Any]:
+        return {
+            "schema": RUN_SCHEMA,
+            "schema_version": RUN_SCHEMA_VERSION,
+            "status": status,
+            "created": datetime.fromtimestamp(started, timezone.utc).isoformat(),
+            "finished": datetime.now(timezone.utc).isoformat() if status != "running" else None,
+            "wall_s": round(time.time() - started, 3),
+            "config": {**{k: v for k, v in asdict(config).items() if k != "system_options"}, "system_options": {k: dict(v) for k, v in config.system_options.items()}},
+            "benchmark": {**benchmark.describe(), "selected_items": len(items), "snapshot": ITEMS_SNAPSHOT},
+            "systems": {name: systems_meta.get(name, {"status": "pending"}) for name in names},
+            "packages": package_versions(),
+            "command": sys.argv,
+        }
+
+    def _run_system(self, name: str, items: Sequence[Item], benchmark: Benchmark, run_dir: Path, writer: SampleWriter, cache: GenerationCache | None) -> dict[str, Any]:
+        options = dict(self.config.system_options.get(name, {}))
+        options.setdefault("batch_size", self.config.batch_size)
+        entry = self.registry.get(name)
+        system = self._create(name, options)
+        fingerprint = dict(system.fingerprint)
+        done = {s["id"] for s in iter_jsonl(run_dir / SAMPLES) if s.get("system") == name}
+        todo = [it for it in items if it.id not in done]
+        requests = {it.id: build_request(it, benchmark, self.config) for it in todo}
+        keys = {it.id: cache_key(fingerprint, requests[it.id]) for it in todo}
+        hits = cache.get_many(keys.values()) if cache is not None else {}
+        by_id = {it.id: it for it in items}
+        cached_samples = [sample_record(by_id[i], name, requests[i], hits[keys[i]], cached=True) for i in requests if keys[i] in hits]
+        writer.write(cached_samples)
+        pending = [requests[i] for i in requests if keys[i] not in hits]
+        bar = self._progress(total=len(items), initial=len(done) + len(cached_samples), desc=name)
+        generated = 0
+        gen_started = time.perf_counter()
+        try:
+            # Sort by question length so each batch pads little; commit after every batch.
+            pending.sort(key=lambda r: len(r.question))
+            step = self.config.batch_size
+            for start in range(0, len(pending), step):
+                chunk = pending[start : start + step]
+                results = system.generate(chunk)
+                if len(results) != len(chunk) or [r.id for r in results] != [r.id for r in chunk]:
+                    raise GenerationError(f"system '{name}' returned {len(results)} results for {len(chunk)} requests (or out of order); a System must return one result per request, in order")
+                if cache is not None:
+                    cache.put_many(name, [(keys[r.id], res) for r, res in zip(chunk, results)])
+                writer.write(sample_record(by_id[r.id], name, r, res, cached=False) for r, res in zip(chunk, results))
+                generated += len(chunk)
+                bar.update(len(chunk))
+        finally:
+            bar.close()
+            if isinstance(system, Closeable):
+                system.close()
+        return {
+            "status": "complete",
+            "distribution": entry.distribution,
+            "entry_point": entry.target,
+            "options": {k: v for k, v in options.items()},
+            "fingerprint": fingerprint,
+            "reused_from_run_dir": len(done),
+            "cached": len(cached_samples),
+            "generated": generated,
+            "generation_wall_s": round(time.perf_counter() - gen_started, 3),
+        }
+
+    def _create(self, name: str, options: dict[str, Any]) -> System:
+        try:
+            return self.registry.create(name, **options)
+        except HarnessError:
+            raise
+        except Exception as exc:
+            raise GenerationError(f"system '{name}' could not be created: {type(exc).__name__}: {exc}") from None
+
+
+def summarize(run_dir: Path, benchmark: Benchmark, names: Sequence[str], baseline: str) -> dict[str, Any]:
+    """Per-system metrics. Uses the scoring package (graders + statistics) on the run log."""
+    from harness.scoring.metrics import run_metrics
+
+    return run_metrics(run_dir, benchmark, list(names), baseline)

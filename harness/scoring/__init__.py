@@ -1,0 +1,1 @@
+"""Graders (pure functions ``(item, response) -> Score``) and run-level metrics."""

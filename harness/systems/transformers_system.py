@@ -1,0 +1,119 @@
+"""A System backed by an in-process Hugging Face causal LM (optionally with a PEFT adapter).
+
+The model loads lazily on the first ``generate`` call, so a run whose answers are all cached never
+loads weights; ``fingerprint`` needs only file hashes. Subclasses (RAG, adapters) override
+:meth:`prepare` to rewrite requests before generation and :meth:`fingerprint_extra` to add what
+changes their outputs (index hash, adapter hash).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any, Mapping, Sequence
+
+from harness.api.system import GenerationRequest, GenerationResult
+from harness.models.generation import BatchGenerator, GenerationSettings
+from harness.models.sources import ResolvedModel, resolve
+
+log = logging.getLogger(__name__)
+
+
+class TransformersSystem:
+    """``name`` + ``generate`` over a local model. Options (all from CLI/TOML):
+
+    * ``model`` -- model name (packaged, local folder or hub id).
+    * ``adapter`` -- a PEFT adapter folder applied on top (None for the bare model).
+    * ``dtype`` -- ``auto`` (fp32 on CPU, bf16 on CUDA), ``float32``, ``bfloat16``.
+    * ``device`` -- ``auto``, ``cpu`` or ``cuda[:N]``.
+    * ``batch_size`` -- prompts per forward pass.
+    """
+
+    description = "base model with its chat template, greedy decoding"
+
+    def __init__(
+        self,
+        name: str,
+        model: str = "smollm2-135m-instruct",
+        adapter: str | None = None,
+        dtype: str = "auto",
+        device: str = "auto",
+        batch_size: int = 16,
+        autocast_bf16: bool = False,
+        trust_remote_code: bool = False,
+    ) -> None:
+        self.name = name
+        self.model_name = model
+        self.adapter = adapter
+        self.dtype = dtype
+        self.device = device
+        self.settings = GenerationSettings(batch_size=batch_size, autocast_bf16=autocast_bf16)
+        self.trust_remote_code = trust_remote_code
+        self._resolved: ResolvedModel | None = None
+        self._generator: BatchGenerator | None = None
+
+    # -- identity -------------------------------------------------------------------------------
+    @property
+    def resolved(self) -> ResolvedModel:
+        if self._resolved is None:
+            self._resolved = resolve(self.model_name)
+        return self._resolved
+
+    def fingerprint_extra(self) -> Mapping[str, Any]:
+        return {}
+
+    @property
+    def fingerprint(self) -> Mapping[str, Any]:
+        fp: dict[str, Any] = {"class": type(self).__name__, **self.resolved.fingerprint(), "dtype": self.dtype, "autocast_bf16": self.settings.autocast_bf16}
+        fp.update(self.fingerprint_extra())
+        return fp
+
+    def fingerprint_hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.fingerprint, sort_keys=True, default=str).encode()).hexdigest()
+
+    # -- generation -----------------------------------------------------------------------------
+    def load(self) -> BatchGenerator:
+        if self._generator is None:
+            from harness.models.loading import load_causal_lm
+
+            model, tokenizer = load_causal_lm(self.resolved, dtype=self.dtype, device=self.device, trust_remote_code=self.trust_remote_code)
+            model = self.wrap_model(model)
+            self._generator = BatchGenerator(model, tokenizer, self.settings)
+        return self._generator
+
+    def wrap_model(self, model: Any) -> Any:
+        """Hook for adapters: return the model to generate with (default: unchanged)."""
+        return model
+
+    def prepare(self, requests: Sequence[GenerationRequest]) -> tuple[list[GenerationRequest], list[dict[str, Any]]]:
+        """Rewrite requests before generation; returns the rewritten requests and a per-request
+        ``extra`` dict merged into each result. Default: no change."""
+        return list(requests), [{} for _ in requests]
+
+    def adapt_request(self, request: GenerationRequest) -> GenerationRequest:
+        """Base models without a chat template get the plain question/answer transcript."""
+        return request
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        prepared, extras = self.prepare(requests)
+        generator = self.load()
+        results = generator.generate([self.adapt_request(r) for r in prepared])
+        for result, original, extra in zip(results, requests, extras):
+            result.id = original.id
+            result.extra.update(extra)
+        return results
+
+    def close(self) -> None:
+        self._generator = None
+        import gc
+
+        gc.collect()
+
+
+def vanilla(**options: Any) -> TransformersSystem:
+    """The base student (SmolLM2-135M-Instruct) with its chat template, greedy decoding."""
+    return TransformersSystem(name=options.pop("name", "vanilla"), **options)
+
+
+vanilla.description = "SmolLM2-135M-Instruct as shipped, chat template, greedy"  # type: ignore[attr-defined]

@@ -1,0 +1,1 @@
+"""Reports rendered from run logs (Markdown, HTML, CSV) and committed baselines."""

@@ -1,0 +1,1 @@
+"""Retrieval: llama-index ingestion, FAISS index over MiniLM embeddings, the rag systems."""
