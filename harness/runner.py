@@ -236,7 +236,12 @@ class Runner:
             step = self.config.batch_size
             for start in range(0, len(pending), step):
                 chunk = pending[start : start + step]
-                results = system.generate(chunk)
+                try:
+                    results = system.generate(chunk)
+                except HarnessError:
+                    raise
+                except Exception as exc:
+                    raise GenerationError(f"system '{name}' failed on items {chunk[0].id}..{chunk[-1].id}: {type(exc).__name__}: {exc}") from exc
                 if len(results) != len(chunk) or [r.id for r in results] != [r.id for r in chunk]:
                     raise GenerationError(f"system '{name}' returned {len(results)} results for {len(chunk)} requests (or out of order); a System must return one result per request, in order")
                 if cache is not None:

@@ -10,6 +10,8 @@ Domain conventions (edge cases):
 * ``T`` before ``/s`` means transfers (``MT/s``, ``GT/s``), never tesla; ``transfer`` is its own
   dimension, so ``MT/s * 8 B/transfer`` is a data rate.
 * ``b`` after an SI prefix means bit (``Gb``, ``Mb``), never barn; ``B`` is byte. ``bps`` = bit/s.
+  ``bit`` is its own dimension ``[information]`` (pint's default makes it dimensionless, which
+  would let ``Gbit/s`` convert to ``GHz`` and a bare number to ``GB``).
 * ``mA/V`` is a conductance and converts to ``mS``.
 * ``dB`` is compared as a plain number (the item's expected value is already in dB).
 * ``°C``/``degC``/``K``: temperatures; offset conversion is done by pint.
@@ -38,6 +40,7 @@ def registry() -> Any:
     import pint
 
     ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True, on_redefinition="ignore")
+    ureg.define("bit = [information]")  # redefined: byte (= 8 bit) and baud follow
     ureg.define("transfer = [transfer] = xfer")
     ureg.define("clock_cycle = [clock_cycle] = cycle = clk = nCK = tCK_count")
     ureg.define("refresh_command = [refresh_command]")

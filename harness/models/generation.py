@@ -109,7 +109,7 @@ class BatchGenerator:
         else:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         if first.stop:
-            kwargs.update(stop_strings=list(first.stop), tokenizer=self.tokenizer)
+            kwargs["stopping_criteria"] = _stop_criteria(self.tokenizer, width, first.stop)
         started = time.perf_counter()
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.settings.autocast_bf16 and self.device.type == "cpu"):
             output = self.model.generate(**kwargs)
@@ -148,3 +148,18 @@ class BatchGenerator:
         if self.tokenizer.eos_token_id is not None:
             ids.add(int(self.tokenizer.eos_token_id))
         return ids
+
+
+def _stop_criteria(tokenizer: Any, prompt_width: int, stops: Sequence[str]) -> Any:
+    """Stop a row once its decoded completion contains a stop string (works with any tokenizer,
+    unlike token-level matching); rows already stopped keep generating padding until all stop."""
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class StopOnStrings(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            import torch
+
+            tails = tokenizer.batch_decode(input_ids[:, prompt_width:], skip_special_tokens=True)
+            return torch.tensor([any(s and s in t for s in stops) for t in tails], dtype=torch.bool, device=input_ids.device)
+
+    return StoppingCriteriaList([StopOnStrings()])

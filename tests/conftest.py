@@ -1,0 +1,32 @@
+"""Test-wide setup: offline by construction, an isolated cache per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parent.parent
+PLUGIN_DIST = Path(__file__).resolve().parent / "fixtures" / "plugin_dist"
+STARTER = REPO / "benchmarks" / "starter" / "items.jsonl"
+
+
+@pytest.fixture
+def plugin_path(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Put the fake third-party distribution on sys.path (and PYTHONPATH for subprocesses)."""
+    monkeypatch.syspath_prepend(str(PLUGIN_DIST))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(PLUGIN_DIST), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    return PLUGIN_DIST
+
+
+@pytest.fixture
+def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private HARNESS_CACHE for tests that write generation caches."""
+    path = tmp_path / "cache"
+    monkeypatch.setenv("HARNESS_CACHE", str(path))
+    return path

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.api import GenerationResult
+from harness.api.errors import ConfigError, GenerationError
+from harness.registry import Registry
+from harness.runlog import load_run, read_samples
+from harness.runner import RunConfig, Runner, select_items
+from harness.benchmark import load_benchmark
+
+from tests.conftest import STARTER
+
+
+class Recorder:
+    """In-test system: answers deterministically and records what it was asked."""
+
+    def __init__(self, name: str = "rec", fail_after: int | None = None, **_: object) -> None:
+        self.name = name
+        self.calls: list[list[str]] = []
+        self.fail_after = fail_after
+
+    @property
+    def fingerprint(self) -> dict:
+        return {"rec": 1}
+
+    def generate(self, requests):
+        if self.fail_after is not None and sum(len(c) for c in self.calls) >= self.fail_after:
+            raise RuntimeError("device lost")
+        self.calls.append([r.id for r in requests])
+        return [GenerationResult(id=r.id, text=f"answer to {r.id}", completion_tokens=3) for r in requests]
+
+
+def make_registry(system: Recorder) -> Registry:
+    registry = Registry()
+    registry.register("rec", lambda **options: system)
+    return registry
+
+
+def test_run_writes_log_and_second_run_is_all_cached(tmp_path: Path, isolated_cache: Path) -> None:
+    system = Recorder()
+    config = RunConfig(systems="rec", benchmark=str(STARTER), output_dir=str(tmp_path / "a"), batch_size=4, quiet=True, baseline_system="rec")
+    run_dir = Runner(config, make_registry(system)).run()
+    samples = read_samples(run_dir)
+    assert len(samples) == 12 and {s["cached"] for s in samples} == {False}
+    assert [len(c) for c in system.calls] == [4, 4, 4]
+    run = load_run(run_dir)
+    assert run["status"] == "complete"
+    assert run["systems"]["rec"]["generated"] == 12
+    assert run["benchmark"]["name"] == "raq-starter"
+    assert (run_dir / "benchmark.jsonl").read_text().count("\n") == 12
+
+    again = Recorder()
+    run_dir2 = Runner(RunConfig(systems="rec", benchmark=str(STARTER), output_dir=str(tmp_path / "b"), quiet=True, baseline_system="rec"), make_registry(again)).run()
+    assert again.calls == []
+    samples2 = read_samples(run_dir2)
+    assert {s["cached"] for s in samples2} == {True}
+    assert sorted(s["response"] for s in samples2) == sorted(s["response"] for s in samples)
+
+
+def test_no_cache_regenerates(tmp_path: Path, isolated_cache: Path) -> None:
+    Runner(RunConfig(systems="rec", benchmark=str(STARTER), output_dir=str(tmp_path / "a"), limit=3, quiet=True, baseline_system="rec"), make_registry(Recorder())).run()
+    system = Recorder()
+    Runner(RunConfig(systems="rec", benchmark=str(STARTER), output_dir=str(tmp_path / "b"), limit=3, quiet=True, use_cache=False, baseline_system="rec"), make_registry(system)).run()
+    assert sum(len(c) for c in system.calls) == 3
+
+
+def test_failed_system_keeps_completed_batches_and_resume_finishes(tmp_path: Path, isolated_cache: Path) -> None:
+    out = tmp_path / "run"
+    broken = Recorder(fail_after=4)
+    config = RunConfig(systems="rec", benchmark=str(STARTER), output_dir=str(out), batch_size=2, quiet=True, baseline_system="rec")
+    with pytest.raises(GenerationError, match="1 system\\(s\\) failed.*completed answers are kept"):
+        Runner(config, make_registry(broken)).run()
+    assert len(read_samples(out)) == 4
+    assert load_run(out)["status"] == "partial"
+    healthy = Recorder()
+    Runner(config, make_registry(healthy)).run()
+    assert sum(len(c) for c in healthy.calls) == 8  # only the missing ones
+    assert len({s["id"] for s in read_samples(out)}) == 12
+
+
+def test_truncated_samples_tail_is_repaired_on_resume(tmp_path: Path, isolated_cache: Path) -> None:
+    out = tmp_path / "run"
+    config = RunConfig(systems="rec", benchmark=str(STARTER), output_dir=str(out), limit=4, quiet=True, use_cache=False, baseline_system="rec")
+    Runner(config, make_registry(Recorder())).run()
+    lines = (out / "samples.jsonl").read_text().splitlines(keepends=True)
+    (out / "samples.jsonl").write_text("".join(lines[:3]) + lines[3][:20])  # a kill mid-write
+    system = Recorder()
+    Runner(config, make_registry(system)).run()
+    assert system.calls == [[json.loads(lines[3])["id"]]]
+    assert len(read_samples(out)) == 4
+
+
+def test_shards_partition_items() -> None:
+    items = load_benchmark(STARTER).items
+    parts = [select_items(items, f"{i}/3", None) for i in range(3)]
+    ids = [it.id for part in parts for it in part]
+    assert sorted(ids) == sorted(it.id for it in items)
+    assert len(set(ids)) == len(ids)
+
+
+@pytest.mark.parametrize(("kwargs", "fragment"), [({"limit": 0}, "--limit"), ({"batch_size": 0}, "--batch-size"), ({"shard": "3/3"}, "--shard"), ({"shard": "x"}, "--shard")])
+def test_bad_run_config(kwargs: dict, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment):
+        RunConfig(**kwargs)
+
+
+def test_unwritable_output_dir(tmp_path: Path, isolated_cache: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ConfigError, match="not writable.*--output-dir"):
+        Runner(RunConfig(systems="rec", benchmark=str(STARTER), output_dir=str(blocker / "sub"), quiet=True), make_registry(Recorder())).run()
