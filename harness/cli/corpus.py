@@ -13,6 +13,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     stats.add_argument("--corpus", type=Path, default=None, help="corpus folder (default: benchmarks/corpus)")
     stats.add_argument("--no-tokens", action="store_true", help="skip tokenisation (no model needed)")
     stats.set_defaults(func=handle_stats)
+    cont = csub.add_parser("contamination", help="n-gram overlap between benchmark questions and the corpus")
+    cont.add_argument("--corpus", type=Path, default=None, help="corpus folder (default: benchmarks/corpus)")
+    cont.add_argument("--benchmark", type=Path, action="append", default=None, help="items JSONL (repeatable; default: the RAQ test and dev splits)")
+    cont.add_argument("--n", type=int, default=8, help="n-gram length in words (default 8)")
+    cont.set_defaults(func=handle_contamination)
 
 
 def handle_stats(args: argparse.Namespace) -> int:
@@ -42,4 +47,24 @@ def handle_stats(args: argparse.Namespace) -> int:
         print(f"{topic:<16}{d:>6}{w:>9}{s:>10}{(t if tokenizer else '-'):>10}")
     total = [sum(r[i] for r in rows.values()) for i in range(4)]
     print(f"{'total':<16}{total[0]:>6}{total[1]:>9}{total[2]:>10}{(total[3] if tokenizer else '-'):>10}")
+    return 0
+
+
+def handle_contamination(args: argparse.Namespace) -> int:
+    from harness.benchmark import BENCHMARKS_DIR, DEFAULT_CORPUS, load_benchmark
+    from harness.contamination import question_overlaps
+    from harness.corpus import load_corpus
+
+    corpus = load_corpus(args.corpus or DEFAULT_CORPUS)
+    paths = args.benchmark or [BENCHMARKS_DIR / "raq" / "items.jsonl", BENCHMARKS_DIR / "raq" / "dev.jsonl"]
+    worst = 0.0
+    for path in paths:
+        items = load_benchmark(path).items
+        overlaps = question_overlaps(((it.id, it.question) for it in items), (d.body for d in corpus.documents), n=args.n)
+        hit = [o for o in overlaps if o.shared]
+        mean = sum(o.fraction for o in overlaps) / len(overlaps)
+        worst = max([worst] + [o.fraction for o in overlaps])
+        print(f"{path}: {len(items)} questions, {len(hit)} share a {args.n}-gram with the corpus, mean overlap {mean:.4f}, max {max(o.fraction for o in overlaps):.4f}")
+        for o in sorted(hit, key=lambda o: -o.fraction)[:10]:
+            print(f"  {o.id}: {o.fraction:.3f} ({o.shared} shared {args.n}-grams)")
     return 0
