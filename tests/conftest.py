@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+NETGUARD = Path(__file__).resolve().parent / "fixtures" / "netguard"
+sys.path.insert(0, str(NETGUARD))
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in [str(NETGUARD), os.environ.get("PYTHONPATH", "")] if p)
+import netguard  # noqa: E402
+
+netguard.install()
+os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
