@@ -119,7 +119,7 @@ def read_items(path: Path, *, check_units: bool = True) -> tuple[list[Item], lis
     problems: list[str] = []
     seen: dict[str, int] = {}
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = [line.removesuffix("\r") for line in path.read_bytes().decode("utf-8").split("\n")]  # JSONL lines end at \n only (no universal newlines)
     except FileNotFoundError:
         raise DataError(f"{path}: benchmark file not found; pass --benchmark with a JSONL file") from None
     except UnicodeDecodeError as exc:
