@@ -4,7 +4,8 @@
 
 For each system: build one request per item from the benchmark's prompt template, serve what
 the generation cache already holds, generate the rest in batches, and after every batch append
-the samples (fsync) and commit them to the cache. A run killed at any point and started again
+the samples (fsync) and commit them to the cache (systems with ``generate_stream`` hand answers
+over as they finish, so a kill loses only the rows in flight). A run killed at any point and started again
 regenerates nothing that finished. ``run.json`` is rewritten atomically at the start (status
 ``running``) and the end (``complete`` with metrics).
 """
@@ -21,11 +22,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from harness.api.errors import ConfigError, GenerationError, HarnessError
 from harness.api.items import Item
-from harness.api.system import ChatMessage, Closeable, GenerationRequest, GenerationResult, System
+from harness.api.system import ChatMessage, Closeable, GenerationRequest, GenerationResult, StreamingSystem, System
 from harness.benchmark import Benchmark, load_benchmark
 from harness.cache import GenerationCache, cache_key
 from harness.registry import Registry
@@ -33,6 +34,7 @@ from harness.runlog import ITEMS_SNAPSHOT, RUN_JSON, RUN_SCHEMA, RUN_SCHEMA_VERS
 
 log = logging.getLogger(__name__)
 
+CHUNK = 16  # requests per generate() call for systems without generate_stream, when --batch-size is unset
 TRACKED_PACKAGES = ("raq-harness", "torch", "transformers", "peft", "faiss-cpu", "sentence-transformers", "llama-index-core", "pint", "scipy", "numpy")
 
 
@@ -42,7 +44,7 @@ class RunConfig:
     benchmark: str | None = None  # items.jsonl path; None = bundled RAQ benchmark
     limit: int | None = None  # first N items (after sharding); None = all
     output_dir: str | None = None  # None = runs/<timestamp>-<config hash>
-    batch_size: int = 16  # prompts per forward pass
+    batch_size: int | None = None  # rows per forward pass; None = each system picks (local models: automatic)
     max_new_tokens: int = 192  # completion budget per answer, tokens
     seed: int = 0  # sampling seed (greedy decoding ignores it)
     use_cache: bool = True  # serve identical requests from the generation cache
@@ -54,7 +56,7 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"--limit must be >= 1, got {self.limit}")
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise ConfigError(f"--batch-size must be >= 1, got {self.batch_size}")
         if not 1 <= self.max_new_tokens <= 8192:
             raise ConfigError(f"--max-new-tokens must be in 1..8192, got {self.max_new_tokens}")
@@ -214,7 +216,8 @@ class Runner:
 
     def _run_system(self, name: str, items: Sequence[Item], benchmark: Benchmark, run_dir: Path, writer: SampleWriter, cache: GenerationCache | None) -> dict[str, Any]:
         options = dict(self.config.system_options.get(name, {}))
-        options.setdefault("batch_size", self.config.batch_size)
+        if self.config.batch_size is not None:
+            options.setdefault("batch_size", self.config.batch_size)
         entry = self.registry.get(name)
         system = self._create(name, options)
         fingerprint = dict(system.fingerprint)
@@ -233,17 +236,7 @@ class Runner:
         try:
             # Sort by question length so each batch pads little; commit after every batch.
             pending.sort(key=lambda r: len(r.question))
-            step = self.config.batch_size
-            for start in range(0, len(pending), step):
-                chunk = pending[start : start + step]
-                try:
-                    results = system.generate(chunk)
-                except HarnessError:
-                    raise
-                except Exception as exc:
-                    raise GenerationError(f"system '{name}' failed on items {chunk[0].id}..{chunk[-1].id}: {type(exc).__name__}: {exc}") from exc
-                if len(results) != len(chunk) or [r.id for r in results] != [r.id for r in chunk]:
-                    raise GenerationError(f"system '{name}' returned {len(results)} results for {len(chunk)} requests (or out of order); a System must return one result per request, in order")
+            for chunk, results in self._batches(system, name, pending):
                 if cache is not None:
                     cache.put_many(name, [(keys[r.id], res) for r, res in zip(chunk, results)])
                 writer.write(sample_record(by_id[r.id], name, r, res, cached=False) for r, res in zip(chunk, results))
@@ -264,6 +257,44 @@ class Runner:
             "generated": generated,
             "generation_wall_s": round(time.perf_counter() - gen_started, 3),
         }
+
+    def _batches(self, system: System, name: str, pending: list[GenerationRequest]) -> Iterator[tuple[list[GenerationRequest], list[GenerationResult]]]:
+        """(requests, results) as they finish: streamed by systems that implement
+        ``generate_stream`` (continuous batching), else one ``generate`` call per chunk."""
+        if not pending:
+            return
+        if isinstance(system, StreamingSystem):
+            seen: set[int] = set()
+            stream = system.generate_stream(pending)
+            while True:
+                try:
+                    batch = next(stream)
+                except StopIteration:
+                    break
+                except HarnessError:
+                    raise
+                except Exception as exc:
+                    raise GenerationError(f"system '{name}' failed after {len(seen)} of {len(pending)} answers: {type(exc).__name__}: {exc}") from exc
+                for index, result in batch:
+                    if not 0 <= index < len(pending) or index in seen or result.id != pending[index].id:
+                        raise GenerationError(f"system '{name}' streamed result {index} ({result.id!r}) twice, out of range or for the wrong request; generate_stream must yield each request's index once")
+                    seen.add(index)
+                yield [pending[i] for i, _ in batch], [r for _, r in batch]
+            if len(seen) != len(pending):
+                raise GenerationError(f"system '{name}' stopped with {len(pending) - len(seen)} of {len(pending)} requests unanswered; generate_stream must yield every request")
+            return
+        step = self.config.batch_size or CHUNK
+        for start in range(0, len(pending), step):
+            chunk = pending[start : start + step]
+            try:
+                results = system.generate(chunk)
+            except HarnessError:
+                raise
+            except Exception as exc:
+                raise GenerationError(f"system '{name}' failed on items {chunk[0].id}..{chunk[-1].id}: {type(exc).__name__}: {exc}") from exc
+            if len(results) != len(chunk) or [r.id for r in results] != [r.id for r in chunk]:
+                raise GenerationError(f"system '{name}' returned {len(results)} results for {len(chunk)} requests (or out of order); a System must return one result per request, in order")
+            yield chunk, results
 
     def _create(self, name: str, options: dict[str, Any]) -> System:
         try:

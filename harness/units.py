@@ -34,13 +34,30 @@ _PREFIX = r"(?:[YZEPTGMkhdcmunpfazy]|µ|μ|da|Ki|Mi|Gi|Ti)?"
 PLAIN_NUMBER_UNITS = {"dimensionless", "", "1", "db", "decibel", "decibels", "x", "times"}
 
 
+def _default_definitions() -> list[str]:
+    """pint's own definition file with ``bit`` as a base dimension ``[information]`` (pint makes it
+    dimensionless). Done at load time so prefixed forms (``Gbit``), ``byte`` and ``baud`` all agree;
+    redefining ``bit`` afterwards leaves pint's cached plain ``bit`` dimensionless."""
+    from importlib import resources
+
+    folder = resources.files("pint")
+    lines: list[str] = []
+    for line in (folder / "default_en.txt").read_text(encoding="utf-8").splitlines():
+        if line.strip() == "@import constants_en.txt":
+            lines.extend((folder / "constants_en.txt").read_text(encoding="utf-8").splitlines())
+        elif line.strip() == "bit = []":
+            lines.append("bit = [information]")
+        else:
+            lines.append(line)
+    return lines
+
+
 @functools.lru_cache(maxsize=1)
 def registry() -> Any:
     """The shared :class:`pint.UnitRegistry` with the domain's extra units."""
     import pint
 
-    ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True, on_redefinition="ignore")
-    ureg.define("bit = [information]")  # redefined: byte (= 8 bit) and baud follow
+    ureg = pint.UnitRegistry(_default_definitions(), autoconvert_offset_to_baseunit=True, on_redefinition="ignore")
     ureg.define("transfer = [transfer] = xfer")
     ureg.define("clock_cycle = [clock_cycle] = cycle = clk = nCK = tCK_count")
     ureg.define("refresh_command = [refresh_command]")

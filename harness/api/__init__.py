@@ -17,7 +17,7 @@ from harness.api.errors import (
     UnknownSystemError,
 )
 from harness.api.items import ANSWER_TYPES, CATEGORIES, Answer, Item, parse_answer, parse_item
-from harness.api.system import ChatMessage, Closeable, GenerationRequest, GenerationResult, System
+from harness.api.system import ChatMessage, Closeable, GenerationRequest, GenerationResult, StreamingSystem, System
 
 __all__ = [
     "ANSWER_TYPES",
@@ -36,6 +36,7 @@ __all__ = [
     "ModelSourceError",
     "PluginLoadError",
     "RegressionDetected",
+    "StreamingSystem",
     "System",
     "UnknownSystemError",
     "parse_answer",

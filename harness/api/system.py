@@ -12,7 +12,7 @@ attribute (one line, shown by ``python -m harness list``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
 #: Allowed chat roles, as in the OpenAI / Hugging Face chat-template convention.
 ROLES = ("system", "user", "assistant")
@@ -128,3 +128,13 @@ class Closeable(Protocol):
     systems (one model loaded at a time)."""
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class StreamingSystem(Protocol):
+    """Optional: systems that finish requests out of order (continuous batching, concurrent HTTP
+    calls) yield ``(index into requests, result)`` pairs as they finish. The runner commits each
+    list at once, so a killed run loses only the requests still in flight. Every request must be
+    yielded exactly once."""
+
+    def generate_stream(self, requests: Sequence[GenerationRequest]) -> Iterator[list[tuple[int, GenerationResult]]]: ...

@@ -17,9 +17,20 @@ from harness.api.errors import HarnessError
 #: Sub-command modules under harness.cli, in --help order.
 COMMANDS = (
     "run",
+    "merge",
+    "bench",
     "listing",
     "validate",
     "corpus",
+    "index",
+    "train",
+    "grade",
+    "report",
+    "compare",
+    "calibrate",
+    "rate",
+    "preferences",
+    "judge",
 )
 
 

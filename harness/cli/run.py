@@ -15,7 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=None, help="first N items only")
     p.add_argument("--shard", default=None, metavar="I/N", help="run the I-th of N deterministic slices (0-based)")
     p.add_argument("--output-dir", default=None, help="run folder (default runs/<timestamp>-<hash>); an existing one is resumed")
-    p.add_argument("--batch-size", type=int, default=16, help="prompts per forward pass (default 16)")
+    p.add_argument("--batch-size", type=int, default=None, help="rows decoded together (default: automatic for local models from a KV-cache budget; 16 requests per call otherwise)")
     p.add_argument("--max-new-tokens", type=int, default=192, help="completion budget in tokens (default 192)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (greedy decoding ignores it)")
     p.add_argument("--dtype", default=None, choices=["auto", "float32", "bfloat16", "float16"], help="weights dtype for local models (default auto: fp32 on CPU, bf16 on CUDA)")
@@ -23,7 +23,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--system-config", type=Path, default=None, help="TOML with [systems.NAME] tables of options (e.g. an openai endpoint)")
     p.add_argument("--baseline-system", default="vanilla", help="paired comparisons are against this system")
     p.add_argument("--no-cache", action="store_true", help="regenerate every answer")
+    p.add_argument("--train-missing", action="store_true", help="train adapters that are missing or stale instead of refusing them")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    gate = p.add_argument_group("regression gate", "compare this run with a committed baseline run (paired, one-sided exact McNemar, Holm)")
+    gate.add_argument("--baseline", type=Path, default=None, metavar="RUN_JSON", help="baseline run.json, e.g. reports/baseline/run.json")
+    gate.add_argument("--fail-on-regression", action="store_true", help="exit 1 when a system is significantly worse than the baseline")
+    gate.add_argument("--alpha", type=float, default=0.05, help="family-wise significance level (default 0.05)")
+    gate.add_argument("--min-effect", type=float, default=0.02, help="smallest worsening that fails, as a rate difference (default 0.02 = 2 points)")
+    gate.add_argument("--junit", type=Path, default=None, metavar="FILE", help="JUnit XML path (default RUN_DIR/junit.xml)")
     p.set_defaults(func=handle)
 
 
@@ -31,6 +38,7 @@ def handle(args: argparse.Namespace) -> int:
     from harness.runner import RunConfig, Runner
     from harness.system_config import load_system_config
 
+    gate_config = _gate_config(args)
     registry, options = load_system_config(args.system_config)
     names = registry.resolve(args.systems)
     for name in names:
@@ -39,6 +47,8 @@ def handle(args: argparse.Namespace) -> int:
             opts.setdefault("dtype", args.dtype)
         if args.device is not None:
             opts.setdefault("device", args.device)
+        if args.train_missing and getattr(registry.get(name).load_factory(), "accepts_train_missing", False):
+            opts.setdefault("train_missing", True)
     config = RunConfig(
         systems=",".join(names),
         benchmark=args.benchmark,
@@ -55,7 +65,45 @@ def handle(args: argparse.Namespace) -> int:
     )
     run_dir = Runner(config, registry=registry).run()
     print_summary(run_dir)
+    _render_reports(run_dir)
+    if gate_config is not None:
+        from harness.scoring.gate import raise_on_regression, run_gate
+
+        cases, text = run_gate(run_dir, args.baseline, gate_config, args.junit)
+        print(text)
+        if args.fail_on_regression:
+            raise_on_regression(cases, args.baseline)
     return 0
+
+
+def _gate_config(args: argparse.Namespace) -> Any:
+    """Validate the gate flags before any generation starts."""
+    from harness.api.errors import ConfigError
+
+    if args.baseline is None:
+        if args.fail_on_regression:
+            raise ConfigError("--fail-on-regression needs --baseline RUN_JSON (e.g. reports/baseline/run.json)")
+        return None
+    if not args.baseline.exists():
+        raise ConfigError(f"--baseline {args.baseline}: file not found; pass a run.json written by python -m harness run")
+    from harness.scoring.gate import GateConfig
+
+    return GateConfig(alpha=args.alpha, min_effect=args.min_effect)
+
+
+def _render_reports(run_dir: Path) -> None:
+    """report.md / report.html / summary.csv in the run dir; a failure here never loses the run."""
+    import logging
+
+    from harness.api.errors import HarnessError
+
+    try:
+        from reports.render import render_run
+
+        paths = render_run(run_dir)
+        print(f"  report: {paths[1]}")
+    except HarnessError as exc:
+        logging.getLogger(__name__).error("report not rendered (%s); rerun: python -m harness report %s", exc, run_dir)
 
 
 def print_summary(run_dir: Path) -> None:

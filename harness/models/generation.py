@@ -1,8 +1,14 @@
-"""Batched greedy (or seeded sampling) generation with a Hugging Face causal LM.
+"""Batched generation with a Hugging Face causal LM: continuous batching for greedy requests,
+static batches through ``model.generate`` for sampling and unsupported (sliding-window) models.
 
-Requests are rendered to token ids (chat template for ``messages``, raw text for ``prompt``),
-grouped by decoding settings, sorted by prompt length so each batch pads little, padded on the
-left, and generated together. Output order matches input order.
+    python -m harness bench --items 40      # speed and agreement against plain generate
+
+Requests are rendered to token ids (chat template for ``messages``, raw text for ``prompt``).
+Greedy requests on full-attention models go through :class:`ContinuousBatcher`: finished rows
+leave the batch and queued prompts take their slots, so short answers do not wait for long ones.
+Everything else is grouped by decoding settings, sorted by prompt length, padded on the left and
+generated in static batches. :meth:`BatchGenerator.stream` yields results as they finish;
+:meth:`BatchGenerator.generate` returns them in input order.
 
 Edge cases: stop strings cut the completion before the stop; ``completion_tokens`` counts tokens
 up to (not including) the first EOS; ``finish_reason`` is ``length`` when the budget ran out.
@@ -13,17 +19,31 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
+from harness.api.errors import ConfigError
 from harness.api.system import GenerationRequest, GenerationResult
 
 log = logging.getLogger(__name__)
 
+AUTO_MAX_ROWS = 64  # automatic batch size never exceeds this many rows (see docs/performance.md)
 
-@dataclass
+
+@dataclass(frozen=True)
 class GenerationSettings:
-    batch_size: int = 16  # prompts per forward pass; 16 is the 2-core CPU sweet spot for 135M
-    autocast_bf16: bool = False  # CPU bf16 autocast: faster on AVX-512-BF16, greedy text may change
+    batch_size: int | None = None  # rows decoded together; None = automatic (KV-cache budget, <= AUTO_MAX_ROWS)
+    autocast_bf16: bool = False  # bf16 autocast: faster on AVX-512-BF16/AMX cores, greedy text may change
+    kv_cache_mb: int = 1024  # automatic batch size: MiB the KV cache of all rows may take
+    prefill_tokens: int = 4096  # padded prompt tokens per prefill forward; bounds activation memory
+    continuous: bool = True  # continuous batching for greedy requests (False: static batches via generate)
+
+    def __post_init__(self) -> None:
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1 or None (automatic), got {self.batch_size}")
+        if self.kv_cache_mb < 1:
+            raise ConfigError(f"kv_cache_mb must be >= 1 MiB, got {self.kv_cache_mb}")
+        if self.prefill_tokens < 1:
+            raise ConfigError(f"prefill_tokens must be >= 1, got {self.prefill_tokens}")
 
 
 def render_prompt(tokenizer: Any, request: GenerationRequest) -> str:
@@ -56,32 +76,104 @@ class BatchGenerator:
         self.tokenizer = tokenizer
         self.settings = settings or GenerationSettings()
         self.device = next(model.parameters()).device
+        self._continuous: bool | None = None  # whether the model supports continuous batching
 
     def generate(self, requests: Sequence[GenerationRequest], progress: Callable[[int], None] | None = None) -> list[GenerationResult]:
-        texts = [render_prompt(self.tokenizer, r) for r in requests]
-        # Add special tokens only when the rendered text does not already start with BOS.
-        encoded = [self._encode(t) for t in texts]
-        order = sorted(range(len(requests)), key=lambda i: (self._group_key(requests[i]), len(encoded[i])))
+        """Results in input order; ``progress(n)`` is called as ``n`` more requests finish."""
         results: list[GenerationResult | None] = [None] * len(requests)
-        size = max(1, self.settings.batch_size)
+        for batch in self.stream(requests):
+            for index, result in batch:
+                results[index] = result
+            if progress is not None:
+                progress(len(batch))
+        return [r for r in results if r is not None]
+
+    def stream(self, requests: Sequence[GenerationRequest]) -> Iterator[list[tuple[int, GenerationResult]]]:
+        """Yield ``(input index, result)`` pairs, a list per forward pass that finished any."""
+        encoded = [self._encode(render_prompt(self.tokenizer, r)) for r in requests]
+        greedy = [i for i, r in enumerate(requests) if r.temperature <= 0]
+        if greedy and self.settings.continuous and self.supports_continuous():
+            yield from self._stream_continuous(requests, encoded, greedy)
+            rest = [i for i, r in enumerate(requests) if r.temperature > 0]
+        else:
+            rest = list(range(len(requests)))
+        yield from self._stream_static(requests, encoded, rest)
+
+    def supports_continuous(self) -> bool:
+        if self._continuous is None:
+            from harness.models.continuous_batching import supports_model
+
+            self._continuous = supports_model(self.model)
+            if not self._continuous:
+                log.info("%s: sliding-window or hybrid cache; using static batches", type(self.model).__name__)
+        return self._continuous
+
+    def rows_for(self, longest: int) -> int:
+        """Rows per batch: the setting, or as many as ``kv_cache_mb`` holds at ``longest`` tokens."""
+        if self.settings.batch_size is not None:
+            return self.settings.batch_size
+        config = self.model.config.get_text_config(decoder=True)
+        heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+        head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+        element = next(self.model.parameters()).element_size()
+        per_token = 2 * config.num_hidden_layers * heads * head_dim * element
+        rows = (self.settings.kv_cache_mb * 2**20) // max(1, per_token * longest)
+        return int(max(1, min(AUTO_MAX_ROWS, rows)))
+
+    def _stream_continuous(self, requests: Sequence[GenerationRequest], encoded: list[list[int]], chosen: list[int]) -> Iterator[list[tuple[int, GenerationResult]]]:
+        from harness.models.continuous_batching import ContinuousBatcher, DecodeTask
+
+        tasks = [DecodeTask(i, encoded[i], requests[i].max_new_tokens, self._stop_check(requests[i].stop)) for i in chosen]
+        longest = max(len(encoded[i]) + requests[i].max_new_tokens for i in chosen)
+        batcher = ContinuousBatcher(
+            self.model,
+            eos_ids=self._eos_ids(),
+            pad_id=self.tokenizer.pad_token_id,
+            max_rows=self.rows_for(longest),
+            prefill_tokens=self.settings.prefill_tokens,
+            autocast_bf16=self.settings.autocast_bf16 and self.device.type == "cpu",
+        )
+        for outputs in batcher.run(tasks):
+            batch = []
+            for out in outputs:
+                request = requests[out.index]
+                text, stopped = cut_at_stop(self.tokenizer.decode(out.tokens, skip_special_tokens=True), request.stop)
+                finish = "stop" if stopped else out.finish_reason
+                batch.append((out.index, GenerationResult(id=request.id, text=text.strip(), prompt_tokens=len(encoded[out.index]), completion_tokens=len(out.tokens), latency_s=out.latency_s, finish_reason=finish)))
+            yield batch
+
+    def _stop_check(self, stops: Sequence[str]) -> Callable[[list[int]], bool] | None:
+        wanted = [s for s in stops if s]
+        if not wanted:
+            return None
+        tokenizer = self.tokenizer
+
+        def check(tokens: list[int]) -> bool:
+            text = tokenizer.decode(tokens, skip_special_tokens=True)
+            return any(s in text for s in wanted)
+
+        return check
+
+    def _stream_static(self, requests: Sequence[GenerationRequest], encoded: list[list[int]], chosen: list[int]) -> Iterator[list[tuple[int, GenerationResult]]]:
+        if not chosen:
+            return
+        order = sorted(chosen, key=lambda i: (self._group_key(requests[i]), len(encoded[i])))
+        size = self.rows_for(max(len(encoded[i]) + requests[i].max_new_tokens for i in chosen))
         start = 0
         while start < len(order):
             key = self._group_key(requests[order[start]])
             batch = [order[start]]
             while len(batch) < size and start + len(batch) < len(order) and self._group_key(requests[order[start + len(batch)]]) == key:
                 batch.append(order[start + len(batch)])
-            for index, result in zip(batch, self._generate_batch([requests[i] for i in batch], [encoded[i] for i in batch])):
-                results[index] = result
-            if progress is not None:
-                progress(len(batch))
+            yield list(zip(batch, self._generate_batch([requests[i] for i in batch], [encoded[i] for i in batch])))
             start += len(batch)
-        return [r for r in results if r is not None]
 
     @staticmethod
     def _group_key(request: GenerationRequest) -> tuple[Any, ...]:
         return (request.temperature, request.stop, request.max_new_tokens, request.seed if request.temperature > 0 else 0)
 
     def _encode(self, text: str) -> list[int]:
+        # Add special tokens only when the rendered text does not already start with BOS.
         bos = self.tokenizer.bos_token
         add_special = not (bos and text.startswith(bos))
         return list(self.tokenizer(text, add_special_tokens=add_special)["input_ids"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from harness.api.system import GenerationRequest, GenerationResult
 from harness.models.generation import BatchGenerator, GenerationSettings
@@ -27,7 +27,11 @@ class TransformersSystem:
     * ``adapter`` -- a PEFT adapter folder applied on top (None for the bare model).
     * ``dtype`` -- ``auto`` (fp32 on CPU, bf16 on CUDA), ``float32``, ``bfloat16``.
     * ``device`` -- ``auto``, ``cpu`` or ``cuda[:N]``.
-    * ``batch_size`` -- prompts per forward pass.
+    * ``batch_size`` -- rows decoded together; None = automatic (KV-cache budget ``kv_cache_mb``).
+    * ``autocast_bf16`` -- bf16 autocast on CPU (faster on AVX-512-BF16/AMX; text can change).
+    * ``continuous`` -- continuous batching for greedy requests (default on).
+
+    One model load per system: the loaded generator is kept until :meth:`close`.
     """
 
     description = "base model with its chat template, greedy decoding"
@@ -39,16 +43,18 @@ class TransformersSystem:
         adapter: str | None = None,
         dtype: str = "auto",
         device: str = "auto",
-        batch_size: int = 16,
+        batch_size: int | None = None,
         autocast_bf16: bool = False,
         trust_remote_code: bool = False,
+        kv_cache_mb: int = 1024,
+        continuous: bool = True,
     ) -> None:
         self.name = name
         self.model_name = model
         self.adapter = adapter
         self.dtype = dtype
         self.device = device
-        self.settings = GenerationSettings(batch_size=batch_size, autocast_bf16=autocast_bf16)
+        self.settings = GenerationSettings(batch_size=batch_size, autocast_bf16=autocast_bf16, kv_cache_mb=kv_cache_mb, continuous=continuous)
         self.trust_remote_code = trust_remote_code
         self._resolved: ResolvedModel | None = None
         self._generator: BatchGenerator | None = None
@@ -96,13 +102,31 @@ class TransformersSystem:
         return request
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        results: list[GenerationResult | None] = [None] * len(requests)
+        for batch in self._stream(requests):
+            for index, result in batch:
+                results[index] = result
+        return [r for r in results if r is not None]
+
+    def generate_stream(self, requests: Sequence[GenerationRequest]) -> Iterator[list[tuple[int, GenerationResult]]]:
+        """Yield ``(index, result)`` as answers finish (continuous batching), so the runner can
+        commit each one at once. A subclass that overrides :meth:`generate` is honoured: its
+        ``generate`` is then called on chunks of the batch size."""
+        if type(self).generate is not TransformersSystem.generate:
+            step = self.settings.batch_size or 16
+            for start in range(0, len(requests), step):
+                yield list(enumerate(self.generate(requests[start : start + step]), start))
+            return
+        yield from self._stream(requests)
+
+    def _stream(self, requests: Sequence[GenerationRequest]) -> Iterator[list[tuple[int, GenerationResult]]]:
         prepared, extras = self.prepare(requests)
         generator = self.load()
-        results = generator.generate([self.adapt_request(r) for r in prepared])
-        for result, original, extra in zip(results, requests, extras):
-            result.id = original.id
-            result.extra.update(extra)
-        return results
+        for batch in generator.stream([self.adapt_request(r) for r in prepared]):
+            for index, result in batch:
+                result.id = requests[index].id
+                result.extra.update(extras[index])
+            yield batch
 
     def close(self) -> None:
         self._generator = None

@@ -1,0 +1,172 @@
+"""Distillation losses as pure functions (no model, no trainer): testable with hand-made tensors.
+
+    python -m pytest tests/adapters/test_losses.py
+
+Shapes use ``N`` for prediction positions (batch x sequence flattened), ``V`` for the student's
+vocabulary and ``k`` for the teacher's cached top-k. Position ``n`` holds the student's logits for
+the next token ``labels[n]``; ``teacher_probs[n]`` is the teacher's distribution for that same
+next token (top-k probabilities at temperature 1, as cached) and ``kd_mask[n]`` says whether the
+teacher has a distribution there (always, on the same-vocabulary path; only at aligned positions
+across tokenizers).
+
+* Same vocabulary -- :func:`kd_kl_loss`: ``alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE``
+  (Hinton, Vinyals & Dean 2015, "Distilling the Knowledge in a Neural Network", arXiv:1503.02531;
+  the ``T^2`` keeps the soft-target gradients on the CE scale as T changes).
+* Different vocabularies -- :func:`uld_loss`: the Universal Logit Distillation loss of Boizard et al.
+  2024 ("Towards Cross-Tokenizer Distillation", arXiv:2402.12030): the L1 distance between the two
+  distributions' probabilities sorted in decreasing order (top-k), which needs no shared vocabulary,
+  ``alpha * ULD + (1 - alpha) * CE``; positions are paired by :func:`align_offsets`.
+
+The teacher's cached top-k is renormalised at temperature T (``p_i^(1/T) / sum_k p_j^(1/T)`` equals
+the tempered softmax restricted to the top-k), so one cache serves every temperature of a sweep;
+the mass outside the top-k is dropped -- the usual sparse-KD approximation, exact when ``k = V``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Sequence
+
+IGNORE_INDEX = -100  # label value excluded from CE (as in torch.nn.functional.cross_entropy)
+
+
+class LossParts(NamedTuple):
+    total: Any  # scalar tensor that is back-propagated
+    kd: Any  # scalar tensor: the distillation term before alpha (0 when there is none)
+    ce: Any  # scalar tensor: the causal-LM cross-entropy
+
+
+def temper_topk(teacher_probs: Any, temperature: float) -> Any:
+    """``[N, k]`` top-k probabilities at T=1 -> the tempered distribution over those k ids.
+
+    Zero probabilities stay zero; rows that are all zero stay all zero.
+    """
+    import torch
+
+    p = teacher_probs.float()
+    if temperature != 1.0:
+        logp = torch.log(p.clamp_min(1e-30)) / temperature
+        p = torch.where(p > 0, torch.exp(logp - logp.max(dim=-1, keepdim=True).values), torch.zeros_like(p))
+    total = p.sum(dim=-1, keepdim=True)
+    return p / total.clamp_min(1e-30)
+
+
+def causal_ce(student_logits: Any, labels: Any) -> Any:
+    """Mean cross-entropy of ``[N, V]`` logits against ``[N]`` labels (``-100`` ignored)."""
+    import torch.nn.functional as F
+
+    return F.cross_entropy(student_logits.float(), labels, ignore_index=IGNORE_INDEX)
+
+
+def _masked_mean(values: Any, mask: Any | None) -> Any:
+    if mask is None:
+        return values.mean()
+    mask = mask.to(values.dtype)
+    return (values * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+def kd_kl_loss(
+    student_logits: Any,
+    teacher_probs: Any,
+    teacher_ids: Any,
+    labels: Any,
+    alpha: float,
+    temperature: float,
+    kd_mask: Any | None = None,
+) -> LossParts:
+    """Same-vocabulary KD: ``alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE``.
+
+    Args:
+        student_logits: ``[N, V]`` student logits.
+        teacher_probs: ``[N, k]`` teacher top-k probabilities at T=1 (any float dtype).
+        teacher_ids: ``[N, k]`` vocabulary ids of ``teacher_probs`` (shared vocabulary).
+        labels: ``[N]`` next-token ids; ``-100`` positions are left out of CE.
+        alpha: weight of the KD term, 0..1.
+        temperature: T > 0, applied to both distributions.
+        kd_mask: ``[N]`` bool, positions that have a teacher distribution (None = all).
+
+    KL is summed over the teacher's top-k ids with the student's log-probabilities taken over
+    its full vocabulary, so it is >= 0 and exactly 0 when both distributions are equal and k = V.
+    """
+    import torch
+
+    log_q = torch.log_softmax(student_logits.float() / temperature, dim=-1).gather(-1, teacher_ids.long())
+    p = temper_topk(teacher_probs, temperature)
+    per_position = (p * (torch.log(p.clamp_min(1e-30)) - log_q)).sum(dim=-1)
+    kl = _masked_mean(per_position, kd_mask)
+    ce = causal_ce(student_logits, labels)
+    return LossParts(alpha * temperature**2 * kl + (1.0 - alpha) * ce, kl.detach(), ce.detach())
+
+
+def sorted_probability_distance(student_probs: Any, teacher_probs: Any) -> Any:
+    """``[N, V]`` and ``[N, k]`` probabilities -> ``[N]`` L1 distance between the top-k of each,
+    both sorted in decreasing order (the shorter side is padded with zeros)."""
+    import torch
+
+    k = min(teacher_probs.shape[-1], student_probs.shape[-1])
+    s = torch.topk(student_probs, k, dim=-1).values
+    t = torch.sort(teacher_probs, dim=-1, descending=True).values[..., :k]
+    return (s - t).abs().sum(dim=-1)
+
+
+def uld_loss(
+    student_logits: Any,
+    teacher_probs: Any,
+    labels: Any,
+    alpha: float,
+    temperature: float,
+    kd_mask: Any | None = None,
+) -> LossParts:
+    """Cross-tokenizer KD: ``alpha * ULD + (1 - alpha) * CE`` (Boizard et al. 2024).
+
+    Args:
+        student_logits: ``[N, V_student]`` student logits.
+        teacher_probs: ``[N, k]`` teacher top-k probabilities at T=1 (ids are not needed: the
+            distance compares sorted probabilities, so the two vocabularies may differ).
+        labels: ``[N]`` next-token ids in the student's vocabulary; ``-100`` left out of CE.
+        alpha: weight of the ULD term, 0..1.
+        temperature: T > 0, applied to both distributions.
+        kd_mask: ``[N]`` bool, positions aligned with a teacher position (None = all).
+
+    ULD is 0 when the student's distribution is any permutation of the teacher's (k = V).
+    """
+    import torch
+
+    q = torch.softmax(student_logits.float() / temperature, dim=-1)
+    p = temper_topk(teacher_probs, temperature)
+    uld = _masked_mean(sorted_probability_distance(q, p), kd_mask)
+    ce = causal_ce(student_logits, labels)
+    return LossParts(alpha * uld + (1.0 - alpha) * ce, uld.detach(), ce.detach())
+
+
+def align_offsets(student_starts: Sequence[int], teacher_starts: Sequence[int]) -> tuple[list[int], list[int]]:
+    """Pair prediction positions of two tokenizations of the same text.
+
+    ``*_starts[i]`` is the character offset where token ``i`` starts (negative for BOS). Student
+    position ``i`` (which predicts token ``i + 1``) is paired with teacher position ``j`` when
+    tokens ``i + 1`` and ``j + 1`` start at the same character offset: both models have then read
+    the same characters and are about to predict a token beginning at the same place. Offsets
+    shared by several tokens of one tokenization (zero-width or byte-split tokens) are ambiguous
+    and left out.
+
+    Returns ``(student_positions, teacher_positions)``, increasing.
+
+    >>> align_offsets([0, 2, 7, 11], [-1, 0, 5, 11])   # un|happi|ness| is  vs  <bos>|unhap|piness| is
+    ([2], [2])
+    """
+
+    def next_starts(starts: Sequence[int]) -> dict[int, int]:
+        seen: dict[int, int] = {}
+        duplicated: set[int] = set()
+        for position in range(len(starts) - 1):
+            offset = starts[position + 1]
+            if offset < 0:
+                continue
+            if offset in seen:
+                duplicated.add(offset)
+            seen[offset] = position
+        return {o: p for o, p in seen.items() if o not in duplicated}
+
+    student = next_starts(student_starts)
+    teacher = next_starts(teacher_starts)
+    shared = sorted(set(student) & set(teacher))
+    return [student[o] for o in shared], [teacher[o] for o in shared]

@@ -1,0 +1,110 @@
+"""``python -m harness grade FILE.jsonl``: grade precomputed answers, no model involved.
+
+    python -m harness grade answers.jsonl > grades.jsonl
+
+Each input line is a benchmark item (the ``items.jsonl`` schema) plus ``"response": "<text>"``.
+Each output line is ``{"id", "correct", "refused", "value_correct", "unit_correct", "extracted"}``
+(``correct`` is null for items without an answer key; ``value_correct``/``unit_correct`` are null
+for non-numeric items). This contract is public interface. Any malformed line -> every problem is
+printed to stderr as ``FILE:LINE: problem`` and the command exits 2 without grading.
+Tolerance defaults come from ``--config`` (default: ``benchmark.toml`` beside FILE, else the RAQ
+benchmark's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "grade",
+        help="grade precomputed answers (JSONL of item + response)",
+        description="Grade precomputed answers without any model. Each line: a benchmark item plus a 'response' string.",
+    )
+    p.add_argument("file", type=Path, help="JSONL: one benchmark item with a 'response' field per line")
+    p.add_argument(
+        "--config", type=Path, default=None, help="benchmark.toml with default_rel_tol/default_min_fraction (default: beside FILE, else the RAQ benchmark's)"
+    )
+    p.set_defaults(func=handle)
+
+
+def parse_lines(path: Path) -> tuple[list[tuple[Any, str]], list[str]]:
+    """``[(item, response)]`` and problems as ``FILE:LINE: problem``."""
+    from harness.api.errors import DataError
+    from harness.api.items import parse_item
+    from harness.units import parse_unit
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found; pass a JSONL file of items with a 'response' field") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 (byte {exc.start}); re-save the file as UTF-8") from None
+    rows: list[tuple[Any, str]] = []
+    problems: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); each line must be one JSON object")
+            continue
+        if not isinstance(obj, dict):
+            problems.append(f"{where}: expected a JSON object, got {type(obj).__name__}")
+            continue
+        if "response" not in obj:
+            problems.append(f'{where}: response: missing; add the answer text as "response": "..."')
+            continue
+        response = obj.pop("response")
+        if not isinstance(response, str):
+            problems.append(f"{where}: response: expected a string, got {type(response).__name__}")
+            continue
+        try:
+            item = parse_item(obj, where)
+            if item.answer.type == "numeric":
+                try:
+                    parse_unit(item.answer.unit or "")
+                except DataError as exc:
+                    raise DataError(f"{where}: answer.unit: {exc}") from None
+            rows.append((item, response))
+        except DataError as exc:
+            problems.append(str(exc))
+    return rows, problems
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from harness.benchmark import DEFAULT_BENCHMARK, load_config
+    from harness.scoring.grade import GradeConfig
+
+    toml = args.config or (args.file.parent / "benchmark.toml")
+    if not toml.exists():
+        toml = DEFAULT_BENCHMARK.parent / "benchmark.toml"
+    return GradeConfig.from_benchmark(load_config(toml))
+
+
+def handle(args: argparse.Namespace) -> int:
+    from harness.api.errors import DataError
+    from harness.scoring.grade import grade
+    from harness.scoring.gradebook import prefetch
+
+    if args.config is not None and not args.config.exists():
+        raise DataError(f"{args.config}: --config file not found; pass a benchmark.toml")
+    rows, problems = parse_lines(args.file)
+    if problems:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        return 2
+    config = _config(args)
+    prefetch(rows, config)
+    out = sys.stdout
+    for item, response in rows:
+        out.write(json.dumps(grade(item, response, config).public(item.id), ensure_ascii=False) + "\n")
+    out.flush()
+    return 0

@@ -1,0 +1,108 @@
+"""Key-point grading: what fraction of an item's points does an explanation cover?
+
+    python -m harness calibrate     # fits the point-matcher and prints held-out accuracy
+
+A point is covered when a logistic model over two features says so (fitted on
+``data/keypoint_labels.jsonl``):
+
+* ``similarity``: the best MiniLM cosine between the point and any sentence, pair of adjacent
+  sentences, or clause of a long sentence of the response (paraphrase-aware);
+* ``overlap``: the fraction of the point's content words (stop words dropped, plurals and
+  ``-ing``/``-ed``/``-age`` folded) that occur anywhere in the response (exact terms such as
+  ``tRFC``).
+
+The item is correct when ``coverage >= min_fraction`` (default from ``benchmark.toml``, 0.6).
+
+Edge cases (rows in tests/scoring/test_keypoints.py): empty response -> coverage 0; a response
+that only restates the question covers nothing; one sentence may cover several points; very long
+responses are cut to their first 60 sentences; negation ("the charge does not leak") is not
+understood and may still count as covered.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Sequence
+
+from harness.scoring.calibration import Calibration
+from harness.scoring.embeddings import Embedder
+from harness.scoring.score import Score
+from harness.scoring.text import canonical
+
+FEATURES = ("similarity", "overlap")
+MAX_SENTENCES = 60  # sentences of a response considered; later text is ignored
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+|(?<=:)\s+(?=[A-Z])")
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]*|\d+(?:\.\d+)?")
+STOP = frozenset(
+    "a an the of to in on at for by with from and or but if then than that this these those is are was were be been being it its as "
+    "into onto over under about which who whom whose what when where why how so such can could may might must shall should will would "
+    "do does did done has have had not no nor very more most less least any all each every some one own same other there their they them "
+    "you your we our us he she his her also only just while because between per via using use used".split()
+)
+
+
+def sentences(text: str) -> list[str]:
+    parts = [p.strip(" -*•\t") for p in _SENTENCE.split(str(text))]
+    return [p for p in parts if len(p) > 2][:MAX_SENTENCES]
+
+
+_CLAUSE = re.compile(r",\s+|;\s+|\s+(?=(?:which|so|because|while|whereas|but|then)\s)", re.IGNORECASE)
+CLAUSE_MIN_WORDS = 12  # sentences at least this long are also split into clauses
+
+
+def segments(text: str) -> list[str]:
+    """Sentences, each pair of adjacent sentences (a point may span two), and the clauses of long
+    sentences (one sentence may state several points)."""
+    parts = sentences(text)
+    clauses = []
+    for part in parts:
+        if len(part.split()) >= CLAUSE_MIN_WORDS:
+            clauses += [c.strip() for c in _CLAUSE.split(part) if len(c.split()) >= 3]
+    return list(dict.fromkeys(parts + [f"{a} {b}" for a, b in zip(parts, parts[1:])] + clauses))
+
+
+def content_words(text: str) -> set[str]:
+    out = set()
+    for word in _WORD.findall(str(text).lower()):
+        if word in STOP or len(word) < 2:
+            continue
+        for suffix in ("ing", "ed", "age"):
+            if word.endswith(suffix) and len(word) > len(suffix) + 3:
+                word = word[: -len(suffix)]
+                break
+        out.add(canonical(word))
+    return out
+
+
+def overlap(point: str, response_words: set[str]) -> float:
+    wanted = content_words(point)
+    return len(wanted & response_words) / len(wanted) if wanted else 0.0
+
+
+def point_features(points: Sequence[str], response: str, embedder: Embedder) -> list[dict[str, float]]:
+    """``similarity`` and ``overlap`` for each point against one response."""
+    words = content_words(response)
+    segs = segments(response)
+    if segs and points:
+        vectors = embedder.encode(list(points) + segs)
+        sims: Any = vectors[: len(points)] @ vectors[len(points) :].T
+        best = [float(max(row)) for row in sims]
+    else:
+        best = [0.0] * len(points)
+    return [{"similarity": best[i], "overlap": overlap(p, words)} for i, p in enumerate(points)]
+
+
+def covered_points(points: Sequence[str], response: str, embedder: Embedder, calibration: Calibration) -> list[bool]:
+    model = calibration.keypoints
+    return [model.probability(f) >= model.threshold for f in point_features(points, response, embedder)]
+
+
+def grade_keypoints(points: Sequence[str], response: str, min_fraction: float, embedder: Embedder, calibration: Calibration) -> Score:
+    """Coverage = covered points / all points; correct when coverage >= ``min_fraction``."""
+    if not points:
+        return Score(kind="keypoints", correct=None, coverage=None, note="item has no key points")
+    flags = covered_points(points, str(response), embedder, calibration)
+    coverage = sum(flags) / len(points)
+    missing = [p for p, ok in zip(points, flags) if not ok]
+    note = "missing: " + "; ".join(missing) if missing else ""
+    return Score(kind="keypoints", correct=coverage >= min_fraction - 1e-12, coverage=coverage, note=note[:300])

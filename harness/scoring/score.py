@@ -1,0 +1,61 @@
+"""The result of grading one response: :class:`Score`.
+
+    python -m harness grade answers.jsonl   # prints Score.public() for each line
+
+``correct`` is ``None`` for items without an answer key (refusal probes of type ``none``);
+``value_correct``/``unit_correct`` are ``None`` except for numeric items; ``coverage`` only for
+key-point items. ``refused`` is filled for every item by the refusal detector.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+#: Keys of one ``grade`` output line, in order. Public interface: do not rename or reorder.
+PUBLIC_KEYS = ("id", "correct", "refused", "value_correct", "unit_correct", "extracted")
+
+
+@dataclass(frozen=True)
+class Score:
+    kind: str  # the item's answer type: numeric | text | keypoints | none
+    correct: bool | None  # None when the item has no answer key
+    refused: bool = False  # the response declines to answer
+    value_correct: bool | None = None  # numeric: the number matches (in the expected unit or as written)
+    unit_correct: bool | None = None  # numeric: the unit is present and of the expected kind/scale
+    extracted: str | None = None  # the quantity or text span the grader used
+    coverage: float | None = None  # keypoints: fraction of points covered, 0..1
+    refusal_p: float | None = None  # refusal detector probability, 0..1
+    note: str = ""  # short reason, e.g. "no quantity found"
+
+    @property
+    def unit_error(self) -> bool:
+        """Right number, missing or wrong unit (numeric items only)."""
+        return bool(self.value_correct) and self.unit_correct is False
+
+    def with_refusal(self, refused: bool, probability: float | None) -> Score:
+        return replace(self, refused=refused, refusal_p=probability)
+
+    def public(self, item_id: str) -> dict[str, Any]:
+        """The ``python -m harness grade`` output line for this score."""
+        return {
+            "id": item_id,
+            "correct": self.correct,
+            "refused": self.refused,
+            "value_correct": self.value_correct,
+            "unit_correct": self.unit_correct,
+            "extracted": self.extracted,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        if self.coverage is not None:
+            out["coverage"] = round(self.coverage, 4)
+        if self.refusal_p is not None:
+            out["refusal_p"] = round(self.refusal_p, 4)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Score:
+        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**fields)

@@ -1,0 +1,127 @@
+"""``report.html``: one self-contained file (inline CSS, figures as base64 PNG data URIs, no
+scripts, nothing fetched), with every answer side by side.
+
+    python -m harness report RUN_DIR
+
+All model and item text goes through :func:`html.escape`, so a response containing ``<script>``
+or ``<img onerror=...>`` is displayed as text and never executed.
+"""
+
+from __future__ import annotations
+
+import base64
+from html import escape
+
+from reports.data import ReportData, expected_text, verdict
+from reports.tables import Table, category_table, comparison_table, retrieval_table, summary_table
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1200px;color:#1d1d1f;padding:0 16px;line-height:1.45}
+h1{font-size:1.6em;margin-bottom:4px}h2{margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}
+.meta{color:#555;font-size:.92em}.meta li{margin:2px 0}
+table{border-collapse:collapse;margin:8px 0 16px;font-size:.9em}
+th,td{border:1px solid #d8d8d8;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f3f4f6;position:sticky;top:0}
+tbody tr:nth-child(even){background:#fafafa}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+.note{color:#555;font-size:.9em;max-width:900px}
+figure{display:inline-block;width:calc(50% - 24px);min-width:420px;margin:8px 16px 16px 0;vertical-align:top}figure img{width:100%;border:1px solid #eee}
+figcaption{font-size:.9em;color:#444;text-align:center}
+.items td{min-width:160px;max-width:480px}.items td.q{max-width:240px}
+.ans{white-space:pre-wrap;overflow-wrap:anywhere;max-height:14em;overflow:auto;font-size:.88em;font-family:ui-monospace,SFMono-Regular,Menlo,monospace}
+.extracted{overflow-wrap:anywhere}
+.badge{display:inline-block;border-radius:3px;padding:0 6px;font-size:.8em;font-weight:600;margin-bottom:3px}
+.correct{background:#d9f2d9;color:#1e5e1e}.wrong{background:#f8d7d7;color:#8a1f1f}.unit-error{background:#fde8c4;color:#7a4a00}
+.refused{background:#e3dcf5;color:#47318a}.answered,.missing{background:#e8e8e8;color:#333}
+.extracted{font-size:.8em;color:#555}
+"""
+
+
+def _table(t: Table, numeric_from: int = 1) -> str:
+    header, rows = t
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f'<td class="num">{escape(c)}</td>' if i >= numeric_from else f"<td>{escape(c)}</td>" for i, c in enumerate(row)) + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _answer_cell(data: ReportData, system: str, item_id: str) -> str:
+    sample = data.samples.get((system, item_id))
+    grade = data.grades.get((system, item_id))
+    if sample is None:
+        return '<td><span class="badge missing">missing</span></td>'
+    word = verdict(grade)
+    parts = [f'<span class="badge {word.replace(" ", "-")}">{escape(word)}</span>']
+    if grade and grade.get("extracted"):
+        parts.append(f'<div class="extracted">graded: {escape(str(grade["extracted"]))}</div>')
+    if grade and grade.get("coverage") is not None:
+        parts.append(f'<div class="extracted">key points covered: {100 * float(grade["coverage"]):.0f}%</div>')
+    parts.append(f'<div class="ans">{escape(str(sample.get("response", "")))}</div>')
+    return "<td>" + "".join(parts) + "</td>"
+
+
+def render_html(data: ReportData, figures: dict[str, tuple[str, bytes]]) -> str:
+    run = data.run
+    bench = run.get("benchmark", {})
+    grading = data.metrics.get("grading", {})
+    held_out = ", ".join(f"{k} {100 * v:.1f}%" for k, v in grading.get("held_out_accuracy", {}).items() if v is not None) or "-"
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>RAQ report: {escape(data.run_dir.name)}</title>",
+        f"<style>{CSS}</style></head><body>",
+        f"<h1>RAQ report: {escape(data.run_dir.name)}</h1>",
+        '<ul class="meta">',
+        f"<li>benchmark: {escape(str(bench.get('name')))} {escape(str(bench.get('version')))} "
+        f"({escape(str(bench.get('selected_items', len(data.items))))} items, sha256 {escape(str(bench.get('sha256', ''))[:12])})</li>",
+        f"<li>run: {escape(str(run.get('created')))}, status {escape(str(run.get('status')))}</li>",
+        f"<li>graders: version {escape(str(grading.get('grader_version')))}; held-out accuracy of the learned graders: {escape(held_out)}</li>",
+        "</ul>",
+        "<h2>Summary</h2>",
+        '<p class="note">Accuracy counts items with an answer key; the CI is a 95% bootstrap interval. Unit errors: numeric items with the right number '
+        "but a missing or wrong unit. Value errors: numeric items with the wrong number. Quality: mean fraction of key points covered. "
+        "False refusals: refusals on benign probe questions.</p>",
+        _table(summary_table(data)),
+        "<h2>Accuracy by category</h2>",
+        _table(category_table(data)),
+        f"<h2>Paired comparison against {escape(data.baseline)}</h2>",
+    ]
+    comparison = comparison_table(data)
+    if comparison[1]:
+        out += [
+            '<p class="note">Same items for both systems; exact McNemar test, Holm-adjusted across systems; paired bootstrap 95% CI of the difference.</p>',
+            _table(comparison),
+        ]
+    else:
+        out.append(f'<p class="note">{escape(data.metrics.get("comparisons", {}).get("note") or "Only one system in this run.")}</p>')
+    retrieval = retrieval_table(data)
+    if retrieval[1]:
+        out += [
+            "<h2>Retrieval</h2>",
+            '<p class="note">Hit@k: a gold passage among the top k retrieved chunks; MRR: mean reciprocal rank of the first hit.</p>',
+            _table(retrieval),
+        ]
+    out.append("<h2>Figures</h2><div>")
+    for name, (title, png) in figures.items():
+        uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+        out.append(f'<figure id="fig-{escape(name)}"><img src="{uri}" alt="{escape(title)}"><figcaption>{escape(title)}</figcaption></figure>')
+    out.append("</div>")
+    out += [
+        "<h2>Answers side by side</h2>",
+        '<table class="items"><thead><tr><th>item</th><th>question</th><th>expected</th>'
+        + "".join(f"<th>{escape(s)}</th>" for s in data.systems)
+        + "</tr></thead><tbody>",
+    ]
+    for item_id, item in data.items.items():
+        cells = [
+            f"<td>{escape(item_id)}<br><small>{escape(item.category)}</small></td>",
+            f'<td class="q">{escape(item.question)}</td>',
+            f'<td class="q">{escape(expected_text(item))}</td>',
+        ]
+        cells += [_answer_cell(data, system, item_id) for system in data.systems]
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out += ["</tbody></table>", "</body></html>"]
+    return "\n".join(out) + "\n"

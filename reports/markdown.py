@@ -1,0 +1,107 @@
+"""``report.md``: the run's tables, links to the PNG figures, and a per-item side-by-side table.
+
+    python -m harness report RUN_DIR
+
+Model and item text is escaped (:func:`escape`): HTML special characters become entities, so a
+response containing ``<script>`` shows as text on every Markdown renderer, and Markdown syntax
+characters (``| * _ [ ] ` # \\``) are backslash-escaped so they cannot break the tables.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from reports.data import ReportData, expected_text, verdict
+from reports.tables import Table, category_table, comparison_table, retrieval_table, summary_table
+
+ANSWER_CHARS = 240  # characters of each answer shown in the per-item table (report.html has all)
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|#~>!{}])")
+
+
+def escape(text: object, limit: int | None = None) -> str:
+    """Make arbitrary text safe inside a Markdown table cell."""
+    s = str(text)
+    if limit is not None and len(s) > limit:
+        s = s[: limit - 1] + "…"
+    s = html.escape(s, quote=False)
+    s = _MD_SPECIAL.sub(r"\\\1", s)
+    return re.sub(r"\s*\n\s*", " ⏎ ", s).strip()
+
+
+def table(t: Table) -> str:
+    header, rows = t
+    lines = ["| " + " | ".join(escape(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(escape(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def render_markdown(data: ReportData, figure_files: dict[str, tuple[str, str]]) -> str:
+    """``figure_files``: name -> (title, path relative to the run dir)."""
+    run = data.run
+    bench = run.get("benchmark", {})
+    grading = data.metrics.get("grading", {})
+    out = [
+        f"# RAQ report: {escape(data.run_dir.name)}",
+        "",
+        f"- benchmark: {escape(bench.get('name'))} {escape(bench.get('version'))} "
+        f"({bench.get('selected_items', len(data.items))} items, sha256 {escape(str(bench.get('sha256', ''))[:12])})",
+        f"- run: {escape(run.get('created'))}, status {escape(run.get('status'))}, systems: {escape(', '.join(data.systems))}",
+        f"- graders: version {escape(grading.get('grader_version'))}; held-out accuracy of the learned graders: "
+        + escape(", ".join(f"{k} {100 * v:.1f}%" for k, v in grading.get("held_out_accuracy", {}).items() if v is not None) or "-"),
+        "",
+        "## Summary",
+        "",
+        "Accuracy counts items with an answer key; the CI is a 95% bootstrap interval. "
+        "Unit errors: numeric items with the right number but a missing or wrong unit. "
+        "Value errors: numeric items with the wrong number. Quality: mean fraction of key points covered. False refusals: refusals on benign probe questions.",
+        "",
+        table(summary_table(data)),
+        "",
+        "## Accuracy by category",
+        "",
+        table(category_table(data)),
+        "",
+        f"## Paired comparison against {escape(data.baseline)}",
+        "",
+    ]
+    comparison = comparison_table(data)
+    if comparison[1]:
+        out += [
+            "Same items for both systems; exact McNemar test, Holm-adjusted across systems; paired bootstrap 95% CI of the difference.",
+            "",
+            table(comparison),
+            "",
+        ]
+    else:
+        out += [escape(data.metrics.get("comparisons", {}).get("note") or "Only one system in this run."), ""]
+    retrieval = retrieval_table(data)
+    if retrieval[1]:
+        out += [
+            "## Retrieval",
+            "",
+            "Hit@k: a gold passage among the top k retrieved chunks; MRR: mean reciprocal rank of the first hit.",
+            "",
+            table(retrieval),
+            "",
+        ]
+    out += ["## Figures", ""]
+    for title, path in figure_files.values():
+        out += [f"![{escape(title)}]({path})", ""]
+    out += ["## Answers side by side", "", f"First {ANSWER_CHARS} characters of each answer; report.html shows them in full.", ""]
+    header = ["item", "category", "expected"] + data.systems
+    rows = []
+    for item_id, item in data.items.items():
+        cells = [item_id, item.category, escape(expected_text(item), 120)]
+        for system in data.systems:
+            sample = data.samples.get((system, item_id))
+            grade = data.grades.get((system, item_id))
+            if sample is None:
+                cells.append("-")
+                continue
+            cells.append(f"**{escape(verdict(grade))}**: {escape(sample.get('response', ''), ANSWER_CHARS)}")
+        rows.append(cells)
+    out.append("| " + " | ".join(escape(h) for h in header) + " |")
+    out.append("|" + "---|" * len(header))
+    out += ["| " + " | ".join(c if i >= 3 or i == 2 else escape(c) for i, c in enumerate(row)) + " |" for row in rows]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,119 @@
+"""The KD losses and the offset alignment against hand-computed values."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from adapters.losses import IGNORE_INDEX, align_offsets, causal_ce, kd_kl_loss, sorted_probability_distance, temper_topk, uld_loss
+
+
+def full_topk(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Teacher 'cache' holding the whole vocabulary (k = V), sorted like a real top-k."""
+    top = torch.topk(torch.softmax(logits, dim=-1), logits.shape[-1], dim=-1)
+    return top.values, top.indices
+
+
+def test_kl_is_zero_for_equal_distributions() -> None:
+    logits = torch.randn(5, 7)
+    probs, ids = full_topk(logits)
+    for temperature in (1.0, 2.0, 5.0):
+        parts = kd_kl_loss(logits, probs, ids, torch.zeros(5, dtype=torch.long), alpha=1.0, temperature=temperature)
+        assert parts.kd.item() == pytest.approx(0.0, abs=1e-5)
+        assert parts.total.item() == pytest.approx(0.0, abs=1e-4)
+
+
+def test_kl_matches_hand_computed_two_token_case() -> None:
+    # teacher p = (0.8, 0.2); student logits (0, 0) -> q = (0.5, 0.5)
+    # KL = 0.8 ln(0.8/0.5) + 0.2 ln(0.2/0.5)
+    expected = 0.8 * math.log(0.8 / 0.5) + 0.2 * math.log(0.2 / 0.5)
+    parts = kd_kl_loss(torch.zeros(1, 2), torch.tensor([[0.8, 0.2]]), torch.tensor([[0, 1]]), torch.tensor([0]), alpha=1.0, temperature=1.0)
+    assert parts.kd.item() == pytest.approx(expected, rel=1e-5)
+    assert parts.total.item() == pytest.approx(expected, rel=1e-5)
+    # CE of uniform 2-way logits is ln 2; alpha = 0.25 mixes 0.25 * KL + 0.75 * ln 2
+    mixed = kd_kl_loss(torch.zeros(1, 2), torch.tensor([[0.8, 0.2]]), torch.tensor([[0, 1]]), torch.tensor([0]), alpha=0.25, temperature=1.0)
+    assert mixed.total.item() == pytest.approx(0.25 * expected + 0.75 * math.log(2), rel=1e-5)
+    assert mixed.ce.item() == pytest.approx(math.log(2), rel=1e-6)
+
+
+def test_kl_is_scaled_by_t_squared() -> None:
+    torch.manual_seed(0)
+    student = torch.randn(4, 6)
+    teacher_logits = torch.randn(4, 6)
+    probs, ids = full_topk(teacher_logits)
+    labels = torch.zeros(4, dtype=torch.long)
+    for temperature in (1.0, 2.0, 4.0):
+        by_hand = F.kl_div(torch.log_softmax(student / temperature, -1), torch.softmax(teacher_logits / temperature, -1), reduction="batchmean")
+        parts = kd_kl_loss(student, probs, ids, labels, alpha=1.0, temperature=temperature)
+        assert parts.kd.item() == pytest.approx(by_hand.item(), rel=1e-4)
+        assert parts.total.item() == pytest.approx(temperature**2 * by_hand.item(), rel=1e-4)
+
+
+def test_kl_mask_and_nonnegative_with_truncated_topk() -> None:
+    torch.manual_seed(1)
+    student = torch.randn(6, 10)
+    probs, ids = full_topk(torch.randn(6, 10))
+    parts = kd_kl_loss(student, probs[:, :3], ids[:, :3], torch.zeros(6, dtype=torch.long), alpha=1.0, temperature=2.0)
+    assert parts.kd.item() >= 0
+    mask = torch.tensor([True, False, False, False, False, False])
+    only_first = kd_kl_loss(student[:1], probs[:1, :3], ids[:1, :3], torch.zeros(1, dtype=torch.long), alpha=1.0, temperature=2.0)
+    masked = kd_kl_loss(student, probs[:, :3], ids[:, :3], torch.zeros(6, dtype=torch.long), alpha=1.0, temperature=2.0, kd_mask=mask)
+    assert masked.kd.item() == pytest.approx(only_first.kd.item(), rel=1e-6)
+
+
+def test_temper_topk_equals_tempered_softmax() -> None:
+    logits = torch.tensor([[2.0, 1.0, 0.0, -1.0]])
+    probs = torch.softmax(logits, -1)
+    assert torch.allclose(temper_topk(probs, 3.0), torch.softmax(logits / 3.0, -1), atol=1e-6)
+    # restricted to the top-2 and renormalised
+    expected = torch.softmax(logits[:, :2] / 2.0, -1)
+    assert torch.allclose(temper_topk(probs[:, :2], 2.0), expected, atol=1e-6)
+    assert torch.equal(temper_topk(torch.zeros(1, 3), 2.0), torch.zeros(1, 3))
+
+
+def test_uld_is_zero_for_permuted_identical_distributions() -> None:
+    torch.manual_seed(2)
+    teacher_logits = torch.randn(3, 8)
+    permuted = teacher_logits[:, torch.randperm(8)]
+    probs = torch.softmax(teacher_logits, -1)  # ids are irrelevant to ULD; order is irrelevant too
+    for temperature in (1.0, 2.0):
+        parts = uld_loss(permuted, probs, torch.zeros(3, dtype=torch.long), alpha=1.0, temperature=temperature)
+        assert parts.kd.item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_uld_hand_computed() -> None:
+    # student q = (0.5, 0.5, 0) sorted; teacher (0.7, 0.2, 0.1) -> |0.5-0.7| + |0.5-0.2| + |0-0.1| = 0.6
+    student = torch.log(torch.tensor([[0.5, 0.5, 1e-12]]))
+    parts = uld_loss(student, torch.tensor([[0.1, 0.7, 0.2]]), torch.tensor([0]), alpha=0.5, temperature=1.0)
+    assert parts.kd.item() == pytest.approx(0.6, abs=1e-5)
+    assert parts.total.item() == pytest.approx(0.5 * 0.6 + 0.5 * math.log(2), abs=1e-5)
+    # top-k comparison: only the two largest of each side
+    assert sorted_probability_distance(torch.tensor([[0.5, 0.5, 0.0]]), torch.tensor([[0.7, 0.2]])).item() == pytest.approx(0.5, abs=1e-6)
+
+
+def test_ce_ignores_masked_labels() -> None:
+    logits = torch.tensor([[0.0, 0.0], [10.0, -10.0]])
+    assert causal_ce(logits, torch.tensor([0, IGNORE_INDEX])).item() == pytest.approx(math.log(2), rel=1e-6)
+
+
+def test_align_offsets_on_crafted_tokenizations() -> None:
+    text = "unhappiness is rare"
+    # student: un|happi|ness| is| rare          teacher: <bos>|unhap|piness| is| ra|re
+    student = [0, 2, 7, 11, 14]
+    teacher = [-1, 0, 5, 11, 14, 17]
+    assert [text[s] for s in student] == ["u", "h", "n", " ", " "]
+    s_pos, t_pos = align_offsets(student, teacher)
+    # next tokens starting at 11 (" is") and 14 (" ra"/" rare") are shared
+    assert (s_pos, t_pos) == ([2, 3], [2, 3])
+    # identical tokenizations align everywhere but the last position
+    assert align_offsets(student, student) == ([0, 1, 2, 3], [0, 1, 2, 3])
+
+
+def test_align_offsets_skips_ambiguous_offsets() -> None:
+    # a byte-split character: two student tokens start at 4; the teacher starts one token there
+    student = [0, 4, 4, 6]
+    teacher = [0, 4, 6]
+    assert align_offsets(student, teacher) == ([2], [1])

@@ -1,0 +1,197 @@
+"""LoRA, teacher and LoRA-KD training end to end on tiny in-test models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from adapters.config import load_spec
+from adapters.manifest import check_adapter
+from adapters.recipes import TrainRequest, run_sweep, train_adapter
+from harness.api.errors import ArtifactError, DataError
+from tests.adapters.conftest import TINY, write_corpus
+
+
+def train(kind: str, output: Path, corpus: Path, *extra: str, **request: Any) -> dict[str, Any]:
+    overrides = TINY + extra
+    return train_adapter(TrainRequest(spec=load_spec(kind, None, overrides), output=output, corpus=corpus, overrides=overrides, quiet=True, **request))
+
+
+def eval_ce(model: Any, blocks: Any) -> float:
+    from adapters.recipes import ce_loss_fn
+
+    with torch.no_grad():
+        return float(ce_loss_fn(model, {"input_ids": blocks.input_ids, "index": torch.arange(blocks.n_blocks)}).ce)
+
+
+def test_lora_lowers_loss_and_round_trips_through_plain_peft(tiny_models: dict[str, Path], corpus: Path, cache: Path, tmp_path: Path) -> None:
+    from peft import PeftModel
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from adapters.data import pack_corpus
+
+    out = tmp_path / "lora"
+    manifest = train("lora", out, corpus, f"base={tiny_models['student']}")
+    assert manifest["final_losses"]["loss"] < manifest["first_losses"]["loss"] - 0.3
+    assert manifest["kd_path"] is None and manifest["teacher"] is None
+    assert manifest["tokens_seen"] == 6 * manifest["corpus"]["sequences"] * 32  # 6 epochs of every sequence
+    assert manifest["tokens_per_s"] > 0 and manifest["train_wall_s"] > 0
+    assert manifest["corpus"]["documents"] == 3
+    assert {"torch", "transformers", "peft"} <= set(manifest["packages"])
+    assert {"adapter_config.json", "adapter_model.safetensors", "manifest.json"} <= {p.name for p in out.iterdir()}
+    assert all(t.dtype == torch.float16 for t in load_file(str(out / "adapter_model.safetensors")).values())
+    # plain PEFT, no harness code: the adapter loads and lowers the corpus loss
+    base = AutoModelForCausalLM.from_pretrained(str(tiny_models["student"]))
+    blocks = pack_corpus(corpus, AutoTokenizer.from_pretrained(str(tiny_models["student"])), 32)
+    before = eval_ce(base, blocks)
+    adapted = PeftModel.from_pretrained(base, str(out))
+    after = eval_ce(adapted, blocks)
+    assert after < before - 0.3
+    assert check_adapter(out, "lora")["adapter_sha256"] == manifest["adapter_sha256"]
+
+
+def test_same_vocab_kd_lowers_loss(tiny_models: dict[str, Path], corpus: Path, cache: Path, tmp_path: Path) -> None:
+    manifest = train("lora-kd", tmp_path / "kd", corpus, f"base={tiny_models['student']}", f"teacher={tiny_models['big_student']}", "teacher_adapter=none", "alpha=0.5")
+    assert manifest["kd_path"] == "same-vocab"
+    assert manifest["aligned_fraction"] == 1.0
+    assert manifest["final_losses"]["loss"] < manifest["first_losses"]["loss"] - 0.3
+    assert manifest["final_losses"]["kd"] < manifest["first_losses"]["kd"]
+
+
+def test_cross_vocab_kd_with_trained_teacher_lowers_loss_and_reuses_cache(tiny_models: dict[str, Path], corpus: Path, cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import adapters.teacher_cache as teacher_cache
+
+    teacher_dir = tmp_path / "teacher"
+    teacher = train("teacher", teacher_dir, corpus, f"base={tiny_models['teacher']}")
+    assert teacher["final_losses"]["loss"] < teacher["first_losses"]["loss"]
+    kd_args = (f"base={tiny_models['student']}", f"teacher={tiny_models['teacher']}", f"teacher_adapter={teacher_dir}", "alpha=0.5")
+    manifest = train("lora-kd", tmp_path / "kd", corpus, *kd_args)
+    assert manifest["kd_path"] == "cross-vocab"
+    assert 0.3 < manifest["aligned_fraction"] < 1.0
+    assert manifest["final_losses"]["loss"] < manifest["first_losses"]["loss"] - 0.3
+    assert manifest["final_losses"]["kd"] < manifest["first_losses"]["kd"]
+    assert manifest["teacher"]["adapter_sha256"] == teacher["adapter_sha256"]
+    assert len(list((cache / "teacher-cache").glob("*.safetensors"))) == 1
+    # a sweep over alpha and temperature reuses the cached teacher: the teacher never runs again
+    calls: list[int] = []
+    original = teacher_cache.build_cache
+    monkeypatch.setattr(teacher_cache, "build_cache", lambda *a, **k: calls.append(1) or original(*a, **k))
+    overrides = TINY + kd_args + ("epochs=1",)
+    request = TrainRequest(spec=load_spec("lora-kd", None, overrides), output=tmp_path / "unused", corpus=corpus, overrides=overrides, quiet=True)
+    manifests, toml_path = run_sweep(request, ["alpha=0.2,0.8", "temperature=1"], tmp_path / "sweep")
+    assert calls == []
+    assert [m["system"] for m in manifests] == ["lora-kd-alpha0.2-temperature1", "lora-kd-alpha0.8-temperature1"]
+    assert [m["config"]["kd"]["alpha"] for m in manifests] == [0.2, 0.8]
+    text = toml_path.read_text()
+    assert '[systems."lora-kd-alpha0.8-temperature1"]' in text and 'base = "lora-kd"' in text
+    for m in manifests:
+        check_adapter(tmp_path / "sweep" / m["system"], "lora-kd")  # the recorded --set values rebuild the same config
+
+
+def test_missing_teacher_cache_is_an_error_with_the_fix(tiny_models: dict[str, Path], corpus: Path, cache: Path, tmp_path: Path) -> None:
+    with pytest.raises(ArtifactError) as info:
+        train("lora-kd", tmp_path / "kd", corpus, f"base={tiny_models['student']}", f"teacher={tiny_models['big_student']}", "teacher_adapter=none", cached_teacher_only=True)
+    message = str(info.value)
+    assert "no teacher cache" in message and "python -m harness train lora-kd" in message
+
+
+def test_corrupt_teacher_cache_is_refused(tiny_models: dict[str, Path], corpus: Path, cache: Path, tmp_path: Path) -> None:
+    args = (f"base={tiny_models['student']}", f"teacher={tiny_models['big_student']}", "teacher_adapter=none", "epochs=1")
+    train("lora-kd", tmp_path / "kd", corpus, *args)
+    (cached,) = (cache / "teacher-cache").glob("*.safetensors")
+    cached.write_bytes(b"not a safetensors file")
+    with pytest.raises(ArtifactError, match="corrupt teacher cache .*delete the file and rerun"):
+        train("lora-kd", tmp_path / "kd2", corpus, *args)
+
+
+def test_interrupted_training_resumes_from_its_checkpoint(tiny_models: dict[str, Path], corpus: Path, cache: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    args = (f"base={tiny_models['student']}", "checkpoint_every=2", "epochs=2")
+    straight = train("lora", tmp_path / "straight", corpus, *args)
+
+    def stop_at_five(step: int, record: dict) -> None:
+        if step == 5:
+            raise KeyboardInterrupt
+
+    request = TrainRequest(spec=load_spec("lora", None, TINY + args), output=tmp_path / "resumed", corpus=corpus, overrides=TINY + args, quiet=True)
+    with pytest.raises(KeyboardInterrupt):
+        train_adapter(request, callback=stop_at_five)
+    assert not (tmp_path / "resumed" / "manifest.json").exists()
+    resumed = train("lora", tmp_path / "resumed", corpus, *args)
+    assert resumed["resumed_from_step"] == 4
+    assert resumed["steps"] == straight["steps"] and resumed["tokens_seen"] == straight["tokens_seen"]
+    a = load_file(str(tmp_path / "straight" / "adapter_model.safetensors"))
+    b = load_file(str(tmp_path / "resumed" / "adapter_model.safetensors"))
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.allclose(a[name].float(), b[name].float(), atol=1e-3), name
+    assert not list((cache / "train-checkpoints").glob("*/checkpoint.pt"))  # cleared after success
+
+
+def test_stale_and_mismatched_adapters_are_refused_with_the_retrain_command(tiny_models: dict[str, Path], corpus: Path, cache: Path, tmp_path: Path) -> None:
+    import json
+
+    out = tmp_path / "lora"
+    train("lora", out, corpus, f"base={tiny_models['student']}", "epochs=1")
+    check_adapter(out, "lora")
+    with pytest.raises(ArtifactError, match="holds a 'lora' adapter, not 'teacher'"):
+        check_adapter(out, "teacher")
+    with pytest.raises(ArtifactError, match=f"trained for base model '{tiny_models['student']}', not 'smollm2-135m-instruct'"):
+        check_adapter(out, "lora", model="smollm2-135m-instruct")
+    # the recorded config no longer matches what the recorded command builds
+    manifest_path = out / "manifest.json"
+    original = manifest_path.read_text()
+    edited = json.loads(original)
+    edited["config"]["lora"]["rank"] = 64
+    manifest_path.write_text(json.dumps(edited))
+    with pytest.raises(ArtifactError, match=r"config changed since training \(lora.rank: 64 -> 4\); retrain with: python -m harness train lora"):
+        check_adapter(out, "lora")
+    manifest_path.write_text(original)
+    # the corpus changed
+    (corpus / "ddr5" / "refresh.md").write_text((corpus / "ddr5" / "refresh.md").read_text() + "\nA new paragraph.\n")
+    with pytest.raises(ArtifactError) as info:
+        check_adapter(out, "lora")
+    message = str(info.value)
+    assert "stale adapter: corpus" in message and "retrain with: python -m harness train lora --corpus" in message and "--set" in message and "--output" in message
+    assert "\n" not in message
+
+
+def test_corrupt_or_modified_safetensors_are_refused(tiny_models: dict[str, Path], corpus: Path, cache: Path, tmp_path: Path) -> None:
+    out = tmp_path / "lora"
+    train("lora", out, corpus, f"base={tiny_models['student']}", "epochs=1")
+    weights = out / "adapter_model.safetensors"
+    good = weights.read_bytes()
+    weights.write_bytes(b"\x00" * 64)
+    with pytest.raises(ArtifactError, match="corrupt safetensors .*retrain with: python -m harness train lora"):
+        check_adapter(out, "lora")
+    from safetensors.torch import load_file, save_file
+
+    weights.write_bytes(good)
+    tensors = load_file(str(weights))
+    first = sorted(tensors)[0]
+    tensors[first] = tensors[first] + 1
+    save_file(tensors, str(weights))
+    with pytest.raises(ArtifactError, match="do not match manifest.json"):
+        check_adapter(out, "lora")
+
+
+def test_missing_adapter_names_the_training_command(tmp_path: Path) -> None:
+    with pytest.raises(ArtifactError, match="no adapter here"):
+        check_adapter(tmp_path / "nothing", "lora")
+
+
+def test_empty_or_tiny_corpus_is_a_data_error(tiny_models: dict[str, Path], cache: Path, tmp_path: Path) -> None:
+    empty = write_corpus(tmp_path / "empty", docs={"a.md": ("A", "x", "")})
+    with pytest.raises(DataError, match="every document body is empty"):
+        train("lora", tmp_path / "out", empty, f"base={tiny_models['student']}")
+    with pytest.raises(DataError, match="no .md documents"):
+        (tmp_path / "none").mkdir()
+        train("lora", tmp_path / "out", tmp_path / "none", f"base={tiny_models['student']}")
+    tiny = write_corpus(tmp_path / "tiny", repeat=1, docs={"a.md": ("A", "x", "Too short.")})
+    with pytest.raises(DataError, match="fewer than one sequence of 32; add documents or lower seq_len"):
+        train("lora", tmp_path / "out", tiny, f"base={tiny_models['student']}")

@@ -1,0 +1,112 @@
+"""Reports render from the run log alone: files, escaping, CSV, figures; `report` and `compare` CLIs."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from harness.cli.main import main
+from reports.render import render_run
+from tests.scoring.runs import BAD, GOOD, make_run
+
+
+def test_report_files_are_written(graded_run: Path) -> None:
+    paths = render_run(graded_run)
+    names = {p.name for p in paths}
+    assert {
+        "report.md",
+        "report.html",
+        "summary.csv",
+        "accuracy_by_category.png",
+        "unit_vs_value_errors.png",
+        "false_refusals.png",
+        "accuracy_vs_latency.png",
+    } <= names
+    for path in paths:
+        assert path.stat().st_size > 0
+
+
+def test_html_is_self_contained_and_escapes_model_text(graded_run: Path) -> None:
+    render_run(graded_run)
+    page = (graded_run / "report.html").read_text()
+    assert "<script>" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    sources = re.findall(r'<img src="([^"]+)"', page)
+    assert len(sources) == 4
+    for src in sources:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not re.search(r'(?:src|href)="(?:https?:|/|\.\./)', page)  # nothing fetched
+    # every answer of every system is in the side-by-side table
+    for text in ("4800 MT/s × 4 B = 19.2 GB/s", "The bandwidth is 19.2 Gb/s"):
+        assert text in page
+
+
+def test_markdown_escapes_model_text(graded_run: Path) -> None:
+    render_run(graded_run)
+    md = (graded_run / "report.md").read_text()
+    assert "<script>" not in md
+    assert "&lt;script&gt;" in md
+    assert r"\| with \*\*bold\*\*" in md  # cannot break the table or turn bold
+    assert "![Accuracy by category](plots/accuracy_by_category.png)" in md
+    table_rows = [line for line in md.splitlines() if line.startswith("| st-")]
+    assert len(table_rows) == 12
+    assert all(line.count(" | ") == table_rows[0].count(" | ") for line in table_rows)
+
+
+def test_summary_csv(graded_run: Path) -> None:
+    render_run(graded_run)
+    rows = {r["system"]: r for r in csv.DictReader((graded_run / "summary.csv").open())}
+    assert set(rows) == {"vanilla", "rag"}
+    assert float(rows["rag"]["accuracy"]) == 1.0 and float(rows["vanilla"]["accuracy"]) == 0.0
+    assert float(rows["vanilla"]["false_refusal_rate"]) == 1.0
+    assert float(rows["rag"]["difference_vs_baseline"]) == 1.0 and rows["vanilla"]["difference_vs_baseline"] == ""
+
+
+def test_report_cli_regrade_updates_run_json(graded_run: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import harness.scoring.calibration as calibration
+    import harness.scoring.embeddings as embeddings
+    from tests.scoring.fakes import HashEmbedder, pattern_only_calibration
+
+    patterns_only = pattern_only_calibration()
+    monkeypatch.setattr(embeddings, "minilm", lambda: HashEmbedder())
+    monkeypatch.setattr(calibration, "load_calibration", lambda: patterns_only)
+    assert main(["report", str(graded_run), "--regrade", "--quiet"]) == 0
+    assert "report.html" in capsys.readouterr().out
+    metrics = json.loads((graded_run / "run.json").read_text())["metrics"]
+    assert metrics["per_system"]["rag"]["accuracy"] == 1.0 and "outcomes" in metrics
+
+
+def test_report_cli_on_a_folder_that_is_not_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", str(tmp_path)]) == 2
+    assert "run.json: not found" in capsys.readouterr().err
+
+
+def test_compare_cli_shows_paired_deltas(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = make_run(tmp_path / "a", {"vanilla": BAD, "rag": BAD}, latency={"vanilla": 0.4, "rag": 1.0})
+    after = make_run(tmp_path / "b", {"vanilla": BAD, "rag": GOOD}, latency={"vanilla": 0.4, "rag": 2.0})
+    assert main(["compare", str(before), str(after), "--json"]) == 0
+    rows = {(r["system"], r["metric"]): r for r in json.loads(capsys.readouterr().out)}
+    acc = rows[("rag", "accuracy")]
+    assert acc["n"] == 12 and acc["a"] == 0.0 and acc["b"] == 1.0 and acc["delta"] == 1.0
+    assert acc["p_value"] == pytest.approx(2 / 2**12, rel=1e-3) and acc["test"] == "exact McNemar"
+    assert rows[("vanilla", "accuracy")]["delta"] == 0.0 and rows[("vanilla", "accuracy")]["p_value"] == 1.0
+    assert rows[("rag", "false_refusal_rate")]["delta"] == -1.0
+    assert rows[("rag", "mean_latency_s")]["delta"] == pytest.approx(1.0) and rows[("rag", "mean_latency_s")]["test"] == "Wilcoxon signed-rank"
+    assert rows[("rag", "quality")]["n"] == 4  # 2 quality items + 2 probes with key points
+    assert main(["compare", str(before), str(after)]) == 0
+    table = capsys.readouterr().out
+    assert "accuracy" in table and "better" in table
+
+
+def test_compare_only_uses_shared_items(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = make_run(tmp_path / "a", {"rag": {k: v for k, v in GOOD.items() if k.startswith("st-r")}})
+    after = make_run(tmp_path / "b", {"rag": GOOD})
+    assert main(["compare", str(before), str(after), "--json"]) == 0
+    rows = {(r["system"], r["metric"]): r for r in json.loads(capsys.readouterr().out)}
+    assert rows[("rag", "accuracy")]["n"] == 4
+    assert rows[("rag", "false_refusal_rate")]["n"] == 0 and rows[("rag", "false_refusal_rate")]["p_value"] is None
