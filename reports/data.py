@@ -25,6 +25,7 @@ class ReportData:
     grades: dict[tuple[str, str], dict[str, Any]]  # (system, id) -> grade record
     systems: list[str]  # in run order
     metrics: dict[str, Any]  # compute_metrics() output
+    preferences: dict[str, Any] | None = None  # harness.preferences.analysis.preference_summary()
 
     @property
     def baseline(self) -> str:
@@ -43,6 +44,7 @@ class ReportData:
 def load_report_data(run_dir: Path, regrade: bool = False, baseline: str | None = None, quiet: bool = True) -> ReportData:
     from harness.runlog import load_run, read_samples
     from harness.scoring.gradebook import ensure_grades, load_items
+    from harness.preferences.analysis import preference_summary
     from harness.scoring.metrics import compute_metrics
 
     run_dir = Path(run_dir)
@@ -63,6 +65,7 @@ def load_report_data(run_dir: Path, regrade: bool = False, baseline: str | None 
         grades={(str(g.get("system")), str(g.get("id"))): g for g in grades},
         systems=systems,
         metrics=metrics,
+        preferences=preference_summary(run_dir),
     )
 
 

@@ -109,6 +109,10 @@ def render_html(data: ReportData, figures: dict[str, tuple[str, bytes]]) -> str:
         uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
         out.append(f'<figure id="fig-{escape(name)}"><img src="{uri}" alt="{escape(title)}"><figcaption>{escape(title)}</figcaption></figure>')
     out.append("</div>")
+    if data.preferences is not None:
+        from harness.preferences.report import render_preferences_html
+
+        out.append(render_preferences_html(data.preferences, heading_level=2))
     out += [
         "<h2>Answers side by side</h2>",
         '<table class="items"><thead><tr><th>item</th><th>question</th><th>expected</th>'

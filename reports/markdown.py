@@ -88,6 +88,10 @@ def render_markdown(data: ReportData, figure_files: dict[str, tuple[str, str]]) 
     out += ["## Figures", ""]
     for title, path in figure_files.values():
         out += [f"![{escape(title)}]({path})", ""]
+    if data.preferences is not None:
+        from harness.preferences.report import render_preferences_markdown
+
+        out += [render_preferences_markdown(data.preferences, heading_level=2), ""]
     out += ["## Answers side by side", "", f"First {ANSWER_CHARS} characters of each answer; report.html shows them in full.", ""]
     header = ["item", "category", "expected"] + data.systems
     rows = []
