@@ -143,7 +143,7 @@ class Registry:
             name = raw.strip()
             if not name:
                 continue
-            self.get(name)
+            self.get(name).load_factory()  # a named plugin that cannot import fails before any work starts
             if name not in names:
                 names.append(name)
         if not names:
