@@ -57,6 +57,20 @@ def causal_ce(student_logits: Any, labels: Any) -> Any:
     return F.cross_entropy(student_logits.float(), labels, ignore_index=IGNORE_INDEX)
 
 
+def _log_normalizer(scaled_logits: Any) -> Any:
+    """``[N, V] -> [N, 1]`` log of the softmax denominator (logsumexp)."""
+    import torch
+
+    return torch.logsumexp(scaled_logits, dim=-1, keepdim=True)
+
+
+def _safe_log(p: Any) -> Any:
+    """log of probabilities with exact zeros mapped to a large negative value (0 * log 0 = 0)."""
+    import torch
+
+    return torch.log(p.clamp_min(1e-30))
+
+
 def _masked_mean(values: Any, mask: Any | None) -> Any:
     if mask is None:
         return values.mean()
@@ -87,13 +101,13 @@ def kd_kl_loss(
     KL is summed over the teacher's top-k ids with the student's log-probabilities taken over
     its full vocabulary, so it is >= 0 and exactly 0 when both distributions are equal and k = V.
     """
-    import torch
-
-    log_q = torch.log_softmax(student_logits.float() / temperature, dim=-1).gather(-1, teacher_ids.long())
+    logits = student_logits.float()  # one fp32 copy shared with CE
+    scaled = logits / temperature if temperature != 1.0 else logits
+    log_q = scaled.gather(-1, teacher_ids.long()) - _log_normalizer(scaled)  # log-softmax at k ids only
     p = temper_topk(teacher_probs, temperature)
-    per_position = (p * (torch.log(p.clamp_min(1e-30)) - log_q)).sum(dim=-1)
+    per_position = (p * (_safe_log(p) - log_q)).sum(dim=-1)
     kl = _masked_mean(per_position, kd_mask)
-    ce = causal_ce(student_logits, labels)
+    ce = causal_ce(logits, labels)
     return LossParts(alpha * temperature**2 * kl + (1.0 - alpha) * ce, kl.detach(), ce.detach())
 
 
@@ -131,10 +145,14 @@ def uld_loss(
     """
     import torch
 
-    q = torch.softmax(student_logits.float() / temperature, dim=-1)
+    logits = student_logits.float()  # one fp32 copy shared with CE
+    scaled = logits / temperature if temperature != 1.0 else logits
+    k = min(teacher_probs.shape[-1], scaled.shape[-1])
+    top = scaled.gather(-1, torch.topk(student_logits.detach(), k, dim=-1).indices)  # the student's k largest, sorted
+    q_top = torch.exp(top - _log_normalizer(scaled))  # their probabilities, without a full softmax tensor
     p = temper_topk(teacher_probs, temperature)
-    uld = _masked_mean(sorted_probability_distance(q, p), kd_mask)
-    ce = causal_ce(student_logits, labels)
+    uld = _masked_mean(sorted_probability_distance(q_top, p), kd_mask)
+    ce = causal_ce(logits, labels)
     return LossParts(alpha * uld + (1.0 - alpha) * ce, uld.detach(), ce.detach())
 
 

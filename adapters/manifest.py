@@ -65,8 +65,9 @@ def adapter_sha256(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def train_command(kind: str, output: Path | None = None, config_file: str | None = None, overrides: Sequence[str] = (), corpus: str | None = None, sweep: str | None = None) -> str:
-    """The canonical ``python -m harness train`` command for these arguments."""
+def train_command(kind: str, output: Path | None = None, config_file: str | None = None, overrides: Sequence[str] = (), corpus: str | None = None) -> str:
+    """The canonical ``python -m harness train`` command for these arguments (``--output`` only
+    when it is not the default ``adapters/shipped/<kind>``)."""
     parts = ["python", "-m", "harness", "train", kind]
     if config_file:
         parts += ["--config", config_file]
@@ -74,7 +75,7 @@ def train_command(kind: str, output: Path | None = None, config_file: str | None
         parts += ["--corpus", corpus]
     if overrides:
         parts += ["--set", *overrides]
-    if output is not None and Path(output).resolve() != shipped_dir(sweep or kind).resolve():
+    if output is not None and Path(output).resolve() != shipped_dir(kind).resolve():
         parts += ["--output", display_path(output)]
     return " ".join(shlex.quote(p) for p in parts)
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from adapters.config import TrainSpec, load_spec, with_values
-from adapters.manifest import ADAPTER_WEIGHTS, check_adapter, display_path, repo_path, shipped_dir, train_command, write_manifest
+from adapters.manifest import ADAPTER_WEIGHTS, check_adapter, display_path, repo_path, train_command, write_manifest
 from adapters.teacher_cache import CROSS_VOCAB, SAME_VOCAB, TeacherCache
 from harness.api.errors import ArtifactError, ConfigError
 from harness.benchmark import DEFAULT_CORPUS
@@ -56,7 +56,7 @@ class TrainRequest:
 
     def command(self) -> str:
         corpus = display_path(self.corpus) if Path(self.corpus).resolve() != DEFAULT_CORPUS.resolve() else None
-        return train_command(self.kind, self.output, self.config_file, self.overrides, corpus, self.system_name)
+        return train_command(self.kind, self.output, self.config_file, self.overrides, corpus)
 
 
 def package_versions() -> dict[str, str]:
@@ -335,7 +335,3 @@ def ensure_adapter(kind: str, folder: Path, model: str | None = None, train_miss
     system_name = recorded.get("system") if recorded.get("system") not in (None, kind) else None
     train_adapter(TrainRequest(spec=spec, output=Path(folder), corpus=corpus, config_file=config_file, overrides=overrides, quiet=quiet, system_name=system_name))
     return check_adapter(folder, kind, model)
-
-
-def default_output(kind: str) -> Path:
-    return shipped_dir(kind)

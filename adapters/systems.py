@@ -24,7 +24,7 @@ from harness.api.system import GenerationRequest
 from harness.systems.transformers_system import TransformersSystem
 
 DEFAULT_BASE = {"lora": "smollm2-135m-instruct", "lora-kd": "smollm2-135m-instruct", "teacher": "gemma3-270m"}
-PLAIN_STOP = ("\nQuestion:",)  # a base model continues the transcript with the next question
+PLAIN_STOP = ("\nQuestion:", "\nAnswer:")  # a base model continues the transcript with more turns
 
 
 class AdapterMixin:
@@ -38,7 +38,7 @@ class AdapterMixin:
         self.adapter_dir = repo_path(adapter) if adapter else shipped_dir(kind)
         self.train_missing = train_missing
         self._manifest: dict[str, Any] | None = None
-        options.setdefault("model", DEFAULT_BASE[kind])
+        options.setdefault("model", _recorded_base(self.adapter_dir) or DEFAULT_BASE[kind])
         super().__init__(name=name, **options)  # type: ignore[call-arg]
 
     @property
@@ -65,16 +65,29 @@ class AdapterMixin:
         return wrapped.merge_and_unload()
 
 
+def _recorded_base(folder: Any) -> str | None:
+    """The base model named in an adapter's manifest (None when there is no readable one)."""
+    import json
+
+    try:
+        return str(json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["base_model"]["name"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 class AdapterSystem(AdapterMixin, TransformersSystem):
     """Base model + checked LoRA adapter, the model's chat template, greedy decoding."""
 
 
 class TeacherSystem(AdapterSystem):
     """The LoRA-tuned teacher on its own. It is a base model, so requests become a plain
-    ``Question: ...\\nAnswer:`` transcript (never a chat template) and stop at the next question."""
+    ``Question: ...\\nAnswer:`` transcript (never a chat template) and stop at the next turn."""
 
     def adapt_request(self, request: GenerationRequest) -> GenerationRequest:
         return plain_request(request)
+
+    def fingerprint_extra(self) -> Mapping[str, Any]:
+        return {**super().fingerprint_extra(), "prompt": {"format": "plain-question-answer", "stop": list(PLAIN_STOP)}}
 
 
 def plain_request(request: GenerationRequest) -> GenerationRequest:

@@ -212,6 +212,7 @@ class Runner:
             "systems": {name: systems_meta.get(name, {"status": "pending"}) for name in names},
             "packages": package_versions(),
             "command": sys.argv,
+            "peak_rss_mb": peak_rss_mb(),
         }
 
     def _run_system(self, name: str, items: Sequence[Item], benchmark: Benchmark, run_dir: Path, writer: SampleWriter, cache: GenerationCache | None) -> dict[str, Any]:
@@ -303,6 +304,16 @@ class Runner:
             raise
         except Exception as exc:
             raise GenerationError(f"system '{name}' could not be created: {type(exc).__name__}: {exc}") from None
+
+
+def peak_rss_mb() -> float | None:
+    """Peak resident memory of this process so far, MiB (None where the OS does not say)."""
+    try:
+        import resource
+    except ImportError:  # not on Unix
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)  # bytes on macOS, KiB on Linux
 
 
 def summarize(run_dir: Path, benchmark: Benchmark, names: Sequence[str], baseline: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--training-steps", type=int, default=2, help="timed optimizer steps per method for the training row (default 2)")
     p.add_argument("--peer", choices=["lm-eval"], default=None, help="instead of the table, compare with lm-evaluation-harness's hf backend on the same items")
     p.add_argument("--peer-batch-size", type=int, default=16, help="lm-eval batch size (default 16)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads for every measurement (default: torch's choice; 1 is steadier on a busy machine)")
     p.add_argument("--json", type=Path, default=None, help="also write the rows and raw figures here")
     p.set_defaults(func=handle)
 
@@ -31,6 +32,15 @@ def handle(args: argparse.Namespace) -> int:
 
     if args.items < 1 or args.max_new_tokens < 1:
         raise ConfigError(f"--items and --max-new-tokens must be >= 1, got {args.items} and {args.max_new_tokens}")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ConfigError(f"--threads must be >= 1, got {args.threads}")
+        import os
+
+        import torch
+
+        torch.set_num_threads(args.threads)
+        os.environ["HARNESS_THREADS"] = str(args.threads)  # model loads keep it
     if args.peer == "lm-eval":
         from harness.perf.peer import compare_with_lm_eval, format_peer
 

@@ -111,7 +111,7 @@ def print_summary(run_dir: Path) -> None:
 
     run = load_run(run_dir)
     per_system = run.get("metrics", {}).get("per_system", {})
-    print(f"run written to {run_dir}")
+    print(f"run written to {run_dir} ({run.get('wall_s', 0):.1f} s, peak RSS {run.get('peak_rss_mb') or '?'} MiB)")
     for name, meta in run["systems"].items():
         metrics = per_system.get(name, {})
         shown = ", ".join(f"{k}={_fmt(v)}" for k, v in metrics.items() if not isinstance(v, (dict, list)))

@@ -15,7 +15,7 @@ How it works (one left-padded KV cache for the whole batch):
 4. A row finishes on an end-of-sequence token, its token budget or a stop string; it is removed
    from the cache and reported at once, so the caller can commit it before the next step.
 
-The KV cache lives in preallocated buffers that grow in blocks (:class:`BufferedLayer`) instead
+The KV cache lives in preallocated buffers that grow in blocks (``BufferedLayer``) instead
 of being re-concatenated every step. Only models whose cache layers are all full-attention
 ``DynamicLayer`` are supported (:func:`supports_model`); sliding-window models such as Gemma-3
 use the static-batch path in :mod:`harness.models.generation`.
@@ -70,16 +70,27 @@ def supports_model(model: Any) -> bool:
     return all(type(layer) is DynamicLayer for layer in probe.layers) or not probe.layers
 
 
+def cache_kwarg(model: Any) -> str:
+    """``cache`` (transformers >= 5.2x) or ``past_key_values`` (earlier): the forward argument
+    that takes the KV cache. PEFT wrappers are looked through."""
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(type(base).forward).parameters else "past_key_values"
+
+
 def new_cache(num_layers: int) -> Any:
+    """A transformers ``Cache`` of ``num_layers`` buffered full-attention layers."""
     from transformers.cache_utils import Cache
 
-    return Cache(layers=[BufferedLayer() for _ in range(num_layers)])
+    layer = _layer_class()
+    return Cache(layers=[layer() for _ in range(num_layers)])
 
 
 def _buffered_layer_class() -> type:
     from transformers.cache_utils import DynamicLayer
 
-    class _BufferedLayer(DynamicLayer):
+    class BufferedLayer(DynamicLayer):
         """A full-attention cache layer over a preallocated ``[batch, heads, capacity, dim]``
         buffer; ``keys``/``values`` are views of the filled part."""
 
@@ -131,13 +142,13 @@ def _buffered_layer_class() -> type:
                 self.length -= count
                 self._sync()
 
-        def merge(self, other: "_BufferedLayer", reserve: int) -> None:
+        def merge(self, other: "BufferedLayer", reserve: int) -> None:
             """Append ``other``'s rows; both are left-padded to a common length first."""
             import torch
 
             width = max(self.length, other.length)
 
-            def padded(layer: "_BufferedLayer", buf: Any) -> Any:
+            def padded(layer: "BufferedLayer", buf: Any) -> Any:
                 out = buf.new_zeros((buf.shape[0], buf.shape[1], width + reserve, buf.shape[-1]))
                 out[:, :, width - layer.length : width] = buf[:, :, : layer.length]
                 return out
@@ -147,18 +158,18 @@ def _buffered_layer_class() -> type:
             self.length = width
             self._sync()
 
-    return _BufferedLayer
+    return BufferedLayer
 
 
 _LAYER_CLASS: type | None = None
 
 
-def BufferedLayer() -> Any:  # noqa: N802 - a factory standing in for a lazily defined class
-    """A new buffered cache layer (the class is defined on first use so torch imports lazily)."""
+def _layer_class() -> type:
+    """The buffered layer class, defined on first use so transformers imports lazily."""
     global _LAYER_CLASS
     if _LAYER_CLASS is None:
         _LAYER_CLASS = _buffered_layer_class()
-    return _LAYER_CLASS()
+    return _LAYER_CLASS
 
 
 class ContinuousBatcher:
@@ -179,6 +190,7 @@ class ContinuousBatcher:
         self.autocast_bf16 = autocast_bf16
         self.device = next(model.parameters()).device
         self.num_layers = int(model.config.get_text_config(decoder=True).num_hidden_layers)
+        self.cache_kwarg = cache_kwarg(model)
 
     def run(self, tasks: Sequence[DecodeTask]) -> Iterator[list[DecodeOutput]]:
         """Yield finished rows, a list per forward pass that finished any."""
@@ -210,7 +222,7 @@ class ContinuousBatcher:
                     started = time.perf_counter()
                     positions = mask.sum(dim=1, keepdim=True)
                     mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
-                    out = self.model(input_ids=pending[:, None], attention_mask=mask, position_ids=positions, cache=cache, use_cache=True)
+                    out = self.model(input_ids=pending[:, None], attention_mask=mask, position_ids=positions, use_cache=True, **{self.cache_kwarg: cache})
                     pending = out.logits[:, -1].argmax(dim=-1)
                     tokens = pending.tolist()
                     share = (time.perf_counter() - started) / len(rows)
@@ -272,7 +284,7 @@ class ContinuousBatcher:
         ids, mask = ids.to(self.device), mask.to(self.device)
         positions = (mask.cumsum(dim=1) - 1).masked_fill(mask == 0, 0)
         cache = new_cache(self.num_layers)
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache, use_cache=True, logits_to_keep=1)
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1, **{self.cache_kwarg: cache})
         return cache, mask, out.logits[:, -1].argmax(dim=-1)
 
     @staticmethod

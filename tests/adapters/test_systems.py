@@ -67,7 +67,8 @@ def test_lora_system_applies_the_adapter_and_fingerprints_it(tiny_models: dict[s
         assert torch.allclose(system.load().model(input_ids=ids).logits, reference(input_ids=ids).logits, atol=1e-4)
     # another adapter, another fingerprint
     train("lora", tmp_path / "lora2", corpus, tiny_models["student"], "seed=1")
-    other = lora(adapter=str(tmp_path / "lora2"), model=str(tiny_models["student"]))
+    other = lora(adapter=str(tmp_path / "lora2"))  # the base model defaults to the one in the manifest
+    assert other.model_name == str(tiny_models["student"])
     assert other.fingerprint_hash() != system.fingerprint_hash()
 
 
@@ -98,13 +99,14 @@ def test_teacher_gets_a_plain_question_answer_prompt(tiny_models: dict[str, Path
     plain = plain_request(request)
     assert plain.messages is None
     assert plain.prompt == "Be precise.\n\nAnswer briefly.\n\nQuestion: What is tREFI?\nAnswer:"
-    assert "\nQuestion:" in plain.stop
+    assert plain.stop == ("\nQuestion:", "\nAnswer:")
     bare = plain_request(GenerationRequest(id="b", messages=(ChatMessage("user", "Define slack."),)))
     assert bare.prompt == "Question: Define slack.\nAnswer:"
     assert plain_request(bare) is bare  # plain prompts pass through
     train("teacher", tmp_path / "teacher", corpus, tiny_models["teacher"])
     system = teacher(adapter=str(tmp_path / "teacher"), model=str(tiny_models["teacher"]), batch_size=2)
     assert isinstance(system, TeacherSystem)
+    assert system.fingerprint["prompt"]["format"] == "plain-question-answer"
     (result,) = system.generate([request])
     assert result.id == "a" and result.prompt_tokens == len(system.load().tokenizer(plain.prompt)["input_ids"])
 

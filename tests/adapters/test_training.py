@@ -90,6 +90,7 @@ def test_cross_vocab_kd_with_trained_teacher_lowers_loss_and_reuses_cache(tiny_m
     assert '[systems."lora-kd-alpha0.8-temperature1"]' in text and 'base = "lora-kd"' in text
     for m in manifests:
         check_adapter(tmp_path / "sweep" / m["system"], "lora-kd")  # the recorded --set values rebuild the same config
+        assert f"temperature=1 --output {tmp_path / 'sweep' / m['system']}" in m["command"]
 
 
 def test_missing_teacher_cache_is_an_error_with_the_fix(tiny_models: dict[str, Path], corpus: Path, cache: Path, tmp_path: Path) -> None:

@@ -110,3 +110,22 @@ def test_empty_or_missing_docs_folder_is_a_data_error(tmp_path: Path) -> None:
         chunk_corpus(tmp_path, SMALL)
     with pytest.raises(DataError, match="not found"):
         chunk_corpus(tmp_path / "missing", SMALL)
+
+
+def test_pdf_pages_are_read_through_llama_index_and_anchored_per_page(tmp_path: Path) -> None:
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    matplotlib.rcParams["pdf.fonttype"] = 42  # TrueType text, extractable by pypdf
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    with PdfPages(tmp_path / "book.pdf") as pdf:
+        for text in ("Metastability resolves exponentially with time constant tau.", "Setup time is measured before the clock edge."):
+            figure = plt.figure()
+            figure.text(0.1, 0.5, text)
+            pdf.savefig(figure)
+            plt.close(figure)
+    chunks, counts = chunk_corpus(tmp_path, SMALL)
+    assert counts["files"] == 1
+    assert [(c.anchor, c.section) for c in chunks] == [("book.pdf#page-1", "book, page 1"), ("book.pdf#page-2", "book, page 2")]
+    assert "Metastability" in chunks[0].text and "Setup time" in chunks[1].text
