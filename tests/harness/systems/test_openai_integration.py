@@ -73,8 +73,8 @@ class Server:
 
 @pytest.fixture(scope="module")
 def model_dir() -> Path:
-    pytest.importorskip("fastapi", reason="needs the serve extra: pip install -e '.[serve]'")
-    pytest.importorskip("uvicorn", reason="needs the serve extra: pip install -e '.[serve]'")
+    pytest.importorskip("fastapi", reason="needs transformers[serving] from the test extra: pip install -e '.[test]'")
+    pytest.importorskip("uvicorn", reason="needs transformers[serving] from the test extra: pip install -e '.[test]'")
     from harness.models.sources import resolve
 
     return Path(resolve("smollm2-135m-instruct").path)
