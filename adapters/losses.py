@@ -17,6 +17,10 @@ across tokenizers).
   distributions' probabilities sorted in decreasing order (top-k), which needs no shared vocabulary,
   ``alpha * ULD + (1 - alpha) * CE``; positions are paired by :func:`align_offsets`.
 
+:func:`chunked_loss` computes any of these on row chunks of the logits with the same value and
+gradient: every pass over the vocabulary then stays in cache, which makes CE + KD several times
+faster on a CPU (V ~ 50k) -- it is what training uses.
+
 The teacher's cached top-k is renormalised at temperature T (``p_i^(1/T) / sum_k p_j^(1/T)`` equals
 the tempered softmax restricted to the top-k), so one cache serves every temperature of a sweep;
 the mass outside the top-k is dropped -- the usual sparse-KD approximation, exact when ``k = V``.
@@ -24,7 +28,7 @@ the mass outside the top-k is dropped -- the usual sparse-KD approximation, exac
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 IGNORE_INDEX = -100  # label value excluded from CE (as in torch.nn.functional.cross_entropy)
 
@@ -33,6 +37,13 @@ class LossParts(NamedTuple):
     total: Any  # scalar tensor that is back-propagated
     kd: Any  # scalar tensor: the distillation term before alpha (0 when there is none)
     ce: Any  # scalar tensor: the causal-LM cross-entropy
+
+
+class Denominators(NamedTuple):
+    """Counts of the whole batch, for a call that sees one chunk of it (see :func:`chunked_loss`)."""
+
+    ce: float  # positions whose label is not -100
+    kd: float  # positions with a teacher distribution
 
 
 def temper_topk(teacher_probs: Any, temperature: float) -> Any:
@@ -50,11 +61,20 @@ def temper_topk(teacher_probs: Any, temperature: float) -> Any:
     return p / total.clamp_min(1e-30)
 
 
-def causal_ce(student_logits: Any, labels: Any) -> Any:
-    """Mean cross-entropy of ``[N, V]`` logits against ``[N]`` labels (``-100`` ignored)."""
+def causal_ce(student_logits: Any, labels: Any, denominator: float | None = None) -> Any:
+    """Mean cross-entropy of ``[N, V]`` logits against ``[N]`` labels (``-100`` ignored); with
+    ``denominator``, the sum divided by it (a chunk's share of a larger batch's mean)."""
     import torch.nn.functional as F
 
-    return F.cross_entropy(student_logits.float(), labels, ignore_index=IGNORE_INDEX)
+    if denominator is None:
+        return F.cross_entropy(student_logits.float(), labels, ignore_index=IGNORE_INDEX)
+    return F.cross_entropy(student_logits.float(), labels, ignore_index=IGNORE_INDEX, reduction="sum") / denominator
+
+
+def ce_loss(student_logits: Any, labels: Any, kd_mask: Any | None = None, denominators: Denominators | None = None) -> LossParts:
+    """Plain LoRA: CE only, as :class:`LossParts` (``kd`` is 0)."""
+    ce = causal_ce(student_logits, labels, denominators.ce if denominators else None)
+    return LossParts(ce, ce.detach() * 0, ce.detach())
 
 
 def _log_normalizer(scaled_logits: Any) -> Any:
@@ -71,11 +91,14 @@ def _safe_log(p: Any) -> Any:
     return torch.log(p.clamp_min(1e-30))
 
 
-def _masked_mean(values: Any, mask: Any | None) -> Any:
+def _masked_mean(values: Any, mask: Any | None, denominator: float | None = None) -> Any:
+    if mask is not None:
+        values = values * mask.to(values.dtype)
+    if denominator is not None:
+        return values.sum() / denominator
     if mask is None:
         return values.mean()
-    mask = mask.to(values.dtype)
-    return (values * mask).sum() / mask.sum().clamp_min(1.0)
+    return values.sum() / mask.sum().clamp_min(1.0)
 
 
 def kd_kl_loss(
@@ -86,6 +109,7 @@ def kd_kl_loss(
     alpha: float,
     temperature: float,
     kd_mask: Any | None = None,
+    denominators: Denominators | None = None,
 ) -> LossParts:
     """Same-vocabulary KD: ``alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE``.
 
@@ -97,6 +121,7 @@ def kd_kl_loss(
         alpha: weight of the KD term, 0..1.
         temperature: T > 0, applied to both distributions.
         kd_mask: ``[N]`` bool, positions that have a teacher distribution (None = all).
+        denominators: whole-batch counts when this call sees one chunk (None = plain means).
 
     KL is summed over the teacher's top-k ids with the student's log-probabilities taken over
     its full vocabulary, so it is >= 0 and exactly 0 when both distributions are equal and k = V.
@@ -106,8 +131,8 @@ def kd_kl_loss(
     log_q = scaled.gather(-1, teacher_ids.long()) - _log_normalizer(scaled)  # log-softmax at k ids only
     p = temper_topk(teacher_probs, temperature)
     per_position = (p * (_safe_log(p) - log_q)).sum(dim=-1)
-    kl = _masked_mean(per_position, kd_mask)
-    ce = causal_ce(logits, labels)
+    kl = _masked_mean(per_position, kd_mask, denominators.kd if denominators else None)
+    ce = causal_ce(logits, labels, denominators.ce if denominators else None)
     return LossParts(alpha * temperature**2 * kl + (1.0 - alpha) * ce, kl.detach(), ce.detach())
 
 
@@ -129,6 +154,7 @@ def uld_loss(
     alpha: float,
     temperature: float,
     kd_mask: Any | None = None,
+    denominators: Denominators | None = None,
 ) -> LossParts:
     """Cross-tokenizer KD: ``alpha * ULD + (1 - alpha) * CE`` (Boizard et al. 2024).
 
@@ -140,6 +166,7 @@ def uld_loss(
         alpha: weight of the ULD term, 0..1.
         temperature: T > 0, applied to both distributions.
         kd_mask: ``[N]`` bool, positions aligned with a teacher position (None = all).
+        denominators: whole-batch counts when this call sees one chunk (None = plain means).
 
     ULD is 0 when the student's distribution is any permutation of the teacher's (k = V).
     """
@@ -151,9 +178,44 @@ def uld_loss(
     top = scaled.gather(-1, torch.topk(student_logits.detach(), k, dim=-1).indices)  # the student's k largest, sorted
     q_top = torch.exp(top - _log_normalizer(scaled))  # their probabilities, without a full softmax tensor
     p = temper_topk(teacher_probs, temperature)
-    uld = _masked_mean(sorted_probability_distance(q_top, p), kd_mask)
-    ce = causal_ce(logits, labels)
+    uld = _masked_mean(sorted_probability_distance(q_top, p), kd_mask, denominators.kd if denominators else None)
+    ce = causal_ce(logits, labels, denominators.ce if denominators else None)
     return LossParts(alpha * uld + (1.0 - alpha) * ce, uld.detach(), ce.detach())
+
+
+def chunked_loss(
+    loss: Callable[..., LossParts],
+    student_logits: Any,
+    labels: Any,
+    kd_mask: Any | None = None,
+    rows: Mapping[str, Any] | None = None,
+    chunk_rows: int = 64,
+    **options: Any,
+) -> LossParts:
+    """``loss(student_logits, labels=..., kd_mask=..., **rows, **options)`` -- same value, same
+    gradient -- computed ``chunk_rows`` positions at a time.
+
+    ``rows`` are the per-position tensors (``teacher_probs``, ``teacher_ids``) cut like the logits;
+    ``options`` pass through (``alpha``, ``temperature``). Each chunk returns its share of the
+    whole batch's means (:class:`Denominators`), so the chunk results simply add up. 64 rows x 49k
+    fp32 (12.5 MB) keeps each softmax/logsumexp/top-k pass near the cache; the logits are split
+    with one ``split`` so backward concatenates the chunk gradients once.
+    """
+    n = student_logits.shape[0]
+    ce_count = float((labels != IGNORE_INDEX).sum().clamp_min(1))
+    kd_count = float(kd_mask.sum().clamp_min(1)) if kd_mask is not None else float(max(1, n))
+    denominators = Denominators(ce_count, kd_count)
+    totals: list[Any] = []
+    kds: list[Any] = []
+    ces: list[Any] = []
+    for index, chunk in enumerate(student_logits.split(chunk_rows)):
+        cut = slice(index * chunk_rows, index * chunk_rows + chunk.shape[0])
+        sliced = {name: value[cut] for name, value in (rows or {}).items()}
+        parts = loss(chunk, labels=labels[cut], kd_mask=kd_mask[cut] if kd_mask is not None else None, denominators=denominators, **sliced, **options)
+        totals.append(parts.total)
+        kds.append(parts.kd)
+        ces.append(parts.ce)
+    return LossParts(sum(totals), sum(kds), sum(ces))
 
 
 def align_offsets(student_starts: Sequence[int], teacher_starts: Sequence[int]) -> tuple[list[int], list[int]]:

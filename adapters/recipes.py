@@ -98,32 +98,29 @@ def _attach_lora(model: Any, spec: TrainSpec) -> Any:
 
 def ce_loss_fn(model: Any, batch: Mapping[str, Any]) -> Any:
     """Causal-LM loss on a packed batch: position i predicts token i+1."""
-    from adapters.losses import LossParts, causal_ce
+    from adapters.losses import ce_loss, chunked_loss
 
     ids = batch["input_ids"]
     logits = model(input_ids=ids).logits[:, :-1]
-    ce = causal_ce(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
-    zero = ce.detach() * 0
-    return LossParts(ce, zero, ce.detach())
+    return chunked_loss(ce_loss, logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
 
 
 def kd_loss_fn(cache: TeacherCache, alpha: float, temperature: float) -> Callable[[Any, Mapping[str, Any]], Any]:
     """The KD loss over cached teacher targets, on the cache's path (KL or aligned ULD)."""
-    from adapters.losses import kd_kl_loss, uld_loss
+    from adapters.losses import chunked_loss, kd_kl_loss, uld_loss
 
     def loss(model: Any, batch: Mapping[str, Any]) -> Any:
         ids = batch["input_ids"]
         index = batch["index"]
         logits = model(input_ids=ids).logits[:, :-1]
         flat = logits.reshape(-1, logits.shape[-1])
-        labels = ids[:, 1:].reshape(-1)
         device = flat.device
-        probs = cache.probs[index][:, :-1].reshape(-1, cache.probs.shape[-1]).to(device)
-        mask = cache.mask[index][:, :-1].reshape(-1).to(device)
+        rows = {"teacher_probs": cache.probs[index][:, :-1].reshape(-1, cache.probs.shape[-1]).to(device)}
         if cache.kd_path == SAME_VOCAB:
-            teacher_ids = cache.ids[index][:, :-1].reshape(-1, cache.ids.shape[-1]).to(device)
-            return kd_kl_loss(flat, probs, teacher_ids, labels, alpha, temperature, mask)
-        return uld_loss(flat, probs, labels, alpha, temperature, mask)
+            rows["teacher_ids"] = cache.ids[index][:, :-1].reshape(-1, cache.ids.shape[-1]).to(device)
+        mask = cache.mask[index][:, :-1].reshape(-1).to(device)
+        fn = kd_kl_loss if cache.kd_path == SAME_VOCAB else uld_loss
+        return chunked_loss(fn, flat, ids[:, 1:].reshape(-1), mask, rows, alpha=alpha, temperature=temperature)
 
     return loss
 

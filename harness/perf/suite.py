@@ -174,7 +174,7 @@ def format_table(rows: list[Row]) -> str:
     """A Markdown table (pastes into docs/performance.md as is)."""
     lines = ["| comparison | baseline | candidate | speed-up | notes |", "| --- | --- | --- | ---: | --- |"]
     for row in rows:
-        ratio = f"{row.ratio:.2f}x" if row.ratio is not None else "-"
+        ratio = f"{row.ratio:.3g}x" if row.ratio is not None else "-"
         lines.append(f"| {row.name} | {row.baseline} | {row.candidate} | {ratio} | {row.note} |")
     return "\n".join(lines)
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from adapters.losses import IGNORE_INDEX, align_offsets, causal_ce, kd_kl_loss, sorted_probability_distance, temper_topk, uld_loss
+from adapters.losses import IGNORE_INDEX, align_offsets, causal_ce, ce_loss, chunked_loss, kd_kl_loss, sorted_probability_distance, temper_topk, uld_loss
 
 
 def full_topk(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -117,3 +117,28 @@ def test_align_offsets_skips_ambiguous_offsets() -> None:
     student = [0, 4, 4, 6]
     teacher = [0, 4, 6]
     assert align_offsets(student, teacher) == ([2], [1])
+
+
+@pytest.mark.parametrize("path", ["kl", "uld", "ce"])
+def test_chunked_loss_has_the_same_value_and_gradient(path: str) -> None:
+    torch.manual_seed(3)
+    n, v, k = 37, 50, 8  # 37 rows in chunks of 8: a short last chunk
+    logits = (torch.randn(n, v) * 2).requires_grad_(True)
+    probs, ids = full_topk(torch.randn(n, v))
+    labels = torch.randint(0, v, (n,))
+    labels[::5] = IGNORE_INDEX
+    mask = torch.rand(n) < 0.7
+    if path == "kl":
+        fn, rows, options = kd_kl_loss, {"teacher_probs": probs[:, :k], "teacher_ids": ids[:, :k]}, {"alpha": 0.3, "temperature": 2.0}
+    elif path == "uld":
+        fn, rows, options = uld_loss, {"teacher_probs": probs[:, :k]}, {"alpha": 0.3, "temperature": 2.0}
+    else:
+        fn, rows, options = ce_loss, {}, {}
+    whole = fn(logits, labels=labels, kd_mask=mask, **rows, **options)
+    (grad_whole,) = torch.autograd.grad(whole.total, logits)
+    chunked = chunked_loss(fn, logits, labels, mask, rows, chunk_rows=8, **options)
+    (grad_chunked,) = torch.autograd.grad(chunked.total, logits)
+    assert chunked.total.item() == pytest.approx(whole.total.item(), rel=1e-5)
+    assert chunked.kd.item() == pytest.approx(whole.kd.item(), rel=1e-5, abs=1e-7)
+    assert chunked.ce.item() == pytest.approx(whole.ce.item(), rel=1e-5)
+    assert torch.allclose(grad_chunked, grad_whole, atol=1e-6)
