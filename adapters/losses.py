@@ -30,6 +30,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
+import torch
+import torch.nn.functional as F
+
 IGNORE_INDEX = -100  # label value excluded from CE (as in torch.nn.functional.cross_entropy)
 
 
@@ -51,8 +54,6 @@ def temper_topk(teacher_probs: Any, temperature: float) -> Any:
 
     Zero probabilities stay zero; rows that are all zero stay all zero.
     """
-    import torch
-
     p = teacher_probs.float()
     if temperature != 1.0:
         logp = torch.log(p.clamp_min(1e-30)) / temperature
@@ -64,8 +65,6 @@ def temper_topk(teacher_probs: Any, temperature: float) -> Any:
 def causal_ce(student_logits: Any, labels: Any, denominator: float | None = None) -> Any:
     """Mean cross-entropy of ``[N, V]`` logits against ``[N]`` labels (``-100`` ignored); with
     ``denominator``, the sum divided by it (a chunk's share of a larger batch's mean)."""
-    import torch.nn.functional as F
-
     if denominator is None:
         return F.cross_entropy(student_logits.float(), labels, ignore_index=IGNORE_INDEX)
     return F.cross_entropy(student_logits.float(), labels, ignore_index=IGNORE_INDEX, reduction="sum") / denominator
@@ -79,15 +78,11 @@ def ce_loss(student_logits: Any, labels: Any, kd_mask: Any | None = None, denomi
 
 def _log_normalizer(scaled_logits: Any) -> Any:
     """``[N, V] -> [N, 1]`` log of the softmax denominator (logsumexp)."""
-    import torch
-
     return torch.logsumexp(scaled_logits, dim=-1, keepdim=True)
 
 
 def _safe_log(p: Any) -> Any:
     """log of probabilities with exact zeros mapped to a large negative value (0 * log 0 = 0)."""
-    import torch
-
     return torch.log(p.clamp_min(1e-30))
 
 
@@ -127,7 +122,7 @@ def kd_kl_loss(
     its full vocabulary, so it is >= 0 and exactly 0 when both distributions are equal and k = V.
     """
     logits = student_logits.float()  # one fp32 copy shared with CE
-    scaled = logits / temperature if temperature != 1.0 else logits
+    scaled = logits * (1.0 / temperature) if temperature != 1.0 else logits
     log_q = scaled.gather(-1, teacher_ids.long()) - _log_normalizer(scaled)  # log-softmax at k ids only
     p = temper_topk(teacher_probs, temperature)
     per_position = (p * (_safe_log(p) - log_q)).sum(dim=-1)
@@ -139,8 +134,6 @@ def kd_kl_loss(
 def sorted_probability_distance(student_probs: Any, teacher_probs: Any) -> Any:
     """``[N, V]`` and ``[N, k]`` probabilities -> ``[N]`` L1 distance between the top-k of each,
     both sorted in decreasing order (the shorter side is padded with zeros)."""
-    import torch
-
     k = min(teacher_probs.shape[-1], student_probs.shape[-1])
     s = torch.topk(student_probs, k, dim=-1).values
     t = torch.sort(teacher_probs, dim=-1, descending=True).values[..., :k]
@@ -170,17 +163,65 @@ def uld_loss(
 
     ULD is 0 when the student's distribution is any permutation of the teacher's (k = V).
     """
-    import torch
-
     logits = student_logits.float()  # one fp32 copy shared with CE
-    scaled = logits / temperature if temperature != 1.0 else logits
-    k = min(teacher_probs.shape[-1], scaled.shape[-1])
-    top = scaled.gather(-1, torch.topk(student_logits.detach(), k, dim=-1).indices)  # the student's k largest, sorted
-    q_top = torch.exp(top - _log_normalizer(scaled))  # their probabilities, without a full softmax tensor
+    q_top = student_topk_probs(logits, temperature, min(teacher_probs.shape[-1], logits.shape[-1]))
     p = temper_topk(teacher_probs, temperature)
     uld = _masked_mean(sorted_probability_distance(q_top, p), kd_mask, denominators.kd if denominators else None)
     ce = causal_ce(logits, labels, denominators.ce if denominators else None)
     return LossParts(alpha * uld + (1.0 - alpha) * ce, uld.detach(), ce.detach())
+
+
+def top_indices(values: Any, k: int, block: int = 128) -> Any:
+    """``[N, V] -> [N, k]`` indices of the k largest values per row, largest first.
+
+    Same result as ``torch.topk(values, k).indices`` (up to the order of exact ties) in two cheap
+    stages: the k blocks of ``block`` columns with the largest maxima must hold the k largest
+    values, so a top-k over block maxima, then over those k x ``block`` candidates, suffices.
+    """
+    n, v = values.shape
+    if k * block * 4 > v:  # small vocabularies: plain top-k
+        return torch.topk(values, k, dim=-1).indices
+    pad = (-v) % block
+    if pad:
+        values = F.pad(values, (0, pad), value=float("-inf"))
+    blocks = values.reshape(n, -1, block)
+    best = torch.topk(blocks.amax(dim=-1), k, dim=-1).indices  # [N, k] block numbers
+    candidates = blocks.gather(1, best.unsqueeze(-1).expand(n, k, block)).reshape(n, k * block)
+    position = torch.topk(candidates, k, dim=-1).indices
+    return best.gather(1, position // block) * block + position % block
+
+
+class _TopKProbs(torch.autograd.Function):
+    """The student's k largest probabilities at temperature T, with a hand-written backward, so
+    neither a softmax tensor nor a scatter of zeros is kept per chunk.
+
+    Forward: ``e = exp(z/T - max)``, ``q_i = e_i / sum(e)`` at the top-k indices.
+    Backward: ``dL/dz = (scatter(g * q) - sum(g * q) * softmax_T(z)) / T``.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, z: Any, temperature: float, k: int) -> Any:  # type: ignore[override]
+        e = z.detach() * (1.0 / temperature)
+        e.sub_(e.amax(dim=-1, keepdim=True)).exp_()
+        denominator = e.sum(dim=-1, keepdim=True)
+        index = top_indices(e, k)
+        q = e.gather(-1, index) / denominator
+        ctx.save_for_backward(e, denominator, index, q)
+        ctx.temperature = temperature
+        return q
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:  # type: ignore[override]
+        e, denominator, index, q = ctx.saved_tensors
+        gq = grad * q
+        out = e * (-gq.sum(dim=-1, keepdim=True) / (denominator * ctx.temperature))
+        out.scatter_add_(-1, index, gq / ctx.temperature)
+        return out, None, None
+
+
+def student_topk_probs(logits: Any, temperature: float, k: int) -> Any:
+    """``[N, V]`` logits -> ``[N, k]`` the k largest of ``softmax(logits / T)``, largest first."""
+    return _TopKProbs.apply(logits, temperature, k)
 
 
 def chunked_loss(

@@ -24,7 +24,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from adapters.bench import measure_training_throughput  # noqa: E402
 
 KD_OVER_LORA_TARGET = 0.85  # issue target: KD tokens/s >= 0.85 x LoRA tokens/s with the cached teacher
-STEPS = int(os.environ.get("TRAINING_PERF_STEPS", "3"))  # timed steps per path and precision
+STEPS = int(os.environ.get("TRAINING_PERF_STEPS", "8"))  # timed steps per path and precision (fewer = noisier on a shared CPU)
 
 
 @pytest.mark.integration

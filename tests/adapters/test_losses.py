@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from adapters.losses import IGNORE_INDEX, align_offsets, causal_ce, ce_loss, chunked_loss, kd_kl_loss, sorted_probability_distance, temper_topk, uld_loss
+from adapters.losses import IGNORE_INDEX, align_offsets, causal_ce, ce_loss, chunked_loss, kd_kl_loss, sorted_probability_distance, student_topk_probs, temper_topk, top_indices, uld_loss
 
 
 def full_topk(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -142,3 +142,18 @@ def test_chunked_loss_has_the_same_value_and_gradient(path: str) -> None:
     assert chunked.kd.item() == pytest.approx(whole.kd.item(), rel=1e-5, abs=1e-7)
     assert chunked.ce.item() == pytest.approx(whole.ce.item(), rel=1e-5)
     assert torch.allclose(grad_chunked, grad_whole, atol=1e-6)
+
+
+@pytest.mark.parametrize(("rows", "vocab", "k"), [(3, 5000, 8), (4, 49152, 32), (2, 1003, 2), (2, 40, 8)])
+def test_top_indices_matches_torch_topk(rows: int, vocab: int, k: int) -> None:
+    torch.manual_seed(4)
+    values = torch.randn(rows, vocab)
+    assert torch.equal(values.gather(1, top_indices(values, k)), torch.topk(values, k, dim=-1).values)
+
+
+def test_student_topk_probs_value_and_gradient() -> None:
+    torch.manual_seed(5)
+    logits = torch.randn(3, 9, dtype=torch.float64, requires_grad=True)
+    expected = torch.topk(torch.softmax(logits / 2.0, -1), 4, dim=-1).values
+    assert torch.allclose(student_topk_probs(logits, 2.0, 4), expected)
+    assert torch.autograd.gradcheck(lambda z: student_topk_probs(z, 2.0, 4), (logits,))
