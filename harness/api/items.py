@@ -90,7 +90,8 @@ class Item:
 
 
 def _fail(where: str, fld: str, problem: str) -> DataError:
-    return DataError(f"{where}: {fld}: {problem}")
+    shown = fld if fld.isprintable() and fld.strip() == fld and fld else repr(fld)  # keys from the file may hold newlines
+    return DataError(f"{where}: {shown}: {problem}")
 
 
 def _str_list(obj: Mapping[str, Any], key: str, where: str, fld: str) -> tuple[str, ...]:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.api.errors import ModelSourceError
+from harness.runlog import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -87,16 +88,6 @@ def file_sha256(path: Path) -> str:
     memo[key] = digest.hexdigest()
     write_json_atomic(memo_path, memo)
     return memo[key]
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def _package_dir(package: str, pip_name: str) -> Path:
