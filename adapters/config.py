@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import difflib
 import tomllib
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -241,13 +241,3 @@ def load_spec(kind: str, path: Path | str | None = None, overrides: Sequence[str
     kd = _build(KDConfig, kd_values, f"{where}kd." if where else "") if kind == "lora-kd" else None
     return TrainSpec(kind=kind, lora=lora, kd=kd)
 
-
-def with_values(spec: TrainSpec, values: Mapping[str, Any]) -> TrainSpec:
-    """A copy of ``spec`` with KD or LoRA fields replaced (used by sweeps)."""
-    lora_names = {f.name for f in fields(LoraTrainConfig)}
-    lora_changes = {k: _coerce(LoraTrainConfig, k, v, "") for k, v in values.items() if k in lora_names and not (spec.kd and k in {f.name for f in fields(KDConfig)})}
-    kd_changes = {k: _coerce(KDConfig, k, v, "") for k, v in values.items() if spec.kd is not None and k in {f.name for f in fields(KDConfig)}}
-    unknown = set(values) - set(lora_changes) - set(kd_changes)
-    if unknown:
-        raise ConfigError(f"--sweep {sorted(unknown)[0]}: unknown key for `train {spec.kind}`")
-    return replace(spec, lora=replace(spec.lora, **lora_changes), kd=replace(spec.kd, **kd_changes) if spec.kd is not None else None)

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from adapters.config import TrainSpec, load_spec, with_values
+from adapters.config import TrainSpec, load_spec
 from adapters.manifest import ADAPTER_WEIGHTS, check_adapter, display_path, repo_path, train_command, write_manifest
 from adapters.teacher_cache import CROSS_VOCAB, SAME_VOCAB, TeacherCache
 from harness.api.errors import ArtifactError, ConfigError
@@ -279,22 +279,16 @@ def sweep_name(kind: str, point: Mapping[str, str]) -> str:
 def run_sweep(request: TrainRequest, items: Sequence[str], output_root: Path, callback: Callable[..., None] | None = None) -> tuple[list[dict[str, Any]], Path]:
     """Train one adapter per grid point (sharing the teacher cache) and write a system config
     TOML that makes every point a selectable system; returns the manifests and that TOML."""
-    from adapters.config import parse_override
-
     grid = parse_sweep(items)
     manifests = []
     names = []
     for combo in itertools.product(*grid.values()):
         point = dict(zip(grid, combo))
-        values = {k: parse_override(f"{k}={v}")[1] for k, v in point.items()}
         name = sweep_name(request.kind, point)
-        sub = replace(
-            request,
-            spec=with_values(request.spec, values),
-            output=Path(output_root) / name,
-            overrides=tuple(request.overrides) + tuple(f"{k}={v}" for k, v in point.items()),
-            system_name=name,
-        )
+        overrides = tuple(request.overrides) + tuple(f"{k}={v}" for k, v in point.items())
+        # built exactly as the recorded command rebuilds it, so the staleness check agrees
+        spec = load_spec(request.kind, repo_path(request.config_file) if request.config_file else None, overrides)
+        sub = replace(request, spec=spec, output=Path(output_root) / name, overrides=overrides, system_name=name)
         log.info("sweep point %s", name)
         manifests.append(train_adapter(sub, callback))
         names.append(name)

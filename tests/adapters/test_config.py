@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.config import KDConfig, LoraTrainConfig, load_spec, parse_override, with_values
+from adapters.config import KDConfig, LoraTrainConfig, load_spec, parse_override
 from harness.api.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -85,9 +85,3 @@ def test_paper_config_is_valid_and_same_vocab() -> None:
     assert spec.kd is not None and spec.kd.teacher == "meta-llama/Llama-2-70b-chat-hf" and spec.kd.path == "same-vocab"
     assert load_spec("teacher", REPO / "configs" / "paper.toml").lora.base == "meta-llama/Llama-2-70b-chat-hf"
 
-
-def test_with_values_for_sweeps() -> None:
-    spec = with_values(load_spec("lora-kd"), {"alpha": 0.95, "temperature": 5})
-    assert spec.kd is not None and spec.kd.alpha == 0.95 and spec.kd.temperature == 5.0
-    with pytest.raises(ConfigError, match="out of range"):
-        with_values(load_spec("lora-kd"), {"alpha": 2})
