@@ -11,14 +11,17 @@ holds ``index`` (the block numbers, to look up cached teacher targets) and ``inp
 only the main process writes checkpoints and logs.
 
 A checkpoint (trainable weights, optimizer, scheduler, step, losses, elapsed time) is written
-every ``checkpoint_every`` optimizer steps. Started again with the same config, a killed run
-continues from its last checkpoint; the sequence order is a pure function of the seed, so the
-resumed run sees exactly the batches the uninterrupted one would have.
+every ``checkpoint_every`` optimizer steps as safetensors + JSON (nothing is pickled). Started
+again with the same config, a killed run continues from its last checkpoint; the sequence order
+is a pure function of the seed, so the resumed run sees exactly the batches the uninterrupted one
+would have.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
 import math
 import os
@@ -35,7 +38,8 @@ from adapters.losses import LossParts
 log = logging.getLogger(__name__)
 
 LossFn = Callable[[Any, dict[str, Any]], LossParts]
-CHECKPOINT = "checkpoint.pt"
+CHECKPOINT = "checkpoint.json"  # names the step's safetensors file; see _save_checkpoint
+CHECKPOINT_FORMAT = 1
 
 
 @dataclass
@@ -176,47 +180,96 @@ def _trainable_state(model: Any) -> dict[str, Any]:
 
 
 def _save_checkpoint(path: Path, run_key: str, model: Any, optimizer: Any, scheduler: Any, state: dict[str, Any]) -> None:
+    """Tensors (trainable weights, optimizer moments) go to a safetensors file named after the
+    step; everything else to ``checkpoint.json``, replaced last, which names that file and its
+    sha256. A kill at any point leaves the previous complete checkpoint in force."""
     import torch
+    from safetensors.torch import save_file
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
+    tensors = {f"trainable/{name}": value.contiguous() for name, value in _trainable_state(model).items()}
+    optimizer_state = optimizer.state_dict()
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, slots in optimizer_state["state"].items():
+        for key, value in slots.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optimizer/{index}/{key}"] = value.detach().cpu().clone().contiguous()
+            else:
+                scalars.setdefault(str(index), {})[key] = value
+    weights = path.parent / f"checkpoint-step{int(state['step']):07d}.safetensors"
+    tmp = weights.with_name(f".{weights.name}.tmp")
+    save_file(tensors, str(tmp))
+    os.replace(tmp, weights)
+    record = {
+        "format": CHECKPOINT_FORMAT,
         "run_key": run_key,
-        "state": {k: v for k, v in state.items()},
-        "trainable": _trainable_state(model),
-        "optimizer": optimizer.state_dict(),
+        "tensors": weights.name,
+        "tensors_sha256": _sha256(weights),
+        "state": state,
+        "optimizer": {"param_groups": optimizer_state["param_groups"], "scalars": scalars},
         "scheduler": scheduler.state_dict(),
     }
     tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(payload, tmp)
+    tmp.write_text(json.dumps(record), encoding="utf-8")
     os.replace(tmp, path)
+    for old in path.parent.glob("checkpoint-step*.safetensors"):
+        if old.name != weights.name:
+            old.unlink(missing_ok=True)
     log.info("checkpoint at step %d -> %s", state["step"], path)
 
 
 def _load_checkpoint(path: Path, run_key: str, model: Any, optimizer: Any, scheduler: Any, state: dict[str, Any]) -> int | None:
+    """Restore a checkpoint written by :func:`_save_checkpoint` (no pickle anywhere). An
+    unreadable, incomplete or foreign checkpoint is ignored with a warning: training restarts."""
     import torch
+    from safetensors.torch import load_file
 
     if not path.exists():
         return None
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a checkpoint cut short by a kill: start over rather than fail
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if record.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"format {record.get('format')!r}, expected {CHECKPOINT_FORMAT}")
+        weights = path.parent / str(record["tensors"])
+        if _sha256(weights) != record["tensors_sha256"]:
+            raise ValueError(f"{weights.name} does not match its recorded sha256")
+        tensors = load_file(str(weights))
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # cut short by a kill, or edited
         log.warning("ignoring unreadable checkpoint %s (%s); training from step 0", path, exc)
         return None
-    if payload.get("run_key") != run_key:
+    if record.get("run_key") != run_key:
         log.warning("checkpoint %s belongs to another config or corpus; training from step 0", path)
         return None
+    slots: dict[int, dict[str, Any]] = {}
+    for index, values in record["optimizer"]["scalars"].items():
+        slots.setdefault(int(index), {}).update(values)
     params = dict(model.named_parameters())
     with torch.no_grad():
-        for name, value in payload["trainable"].items():
-            params[name].copy_(value.to(params[name].device))
-    optimizer.load_state_dict(payload["optimizer"])
-    scheduler.load_state_dict(payload["scheduler"])
-    state.update(payload["state"])
+        for key, value in tensors.items():
+            group, _, rest = key.partition("/")
+            if group == "trainable":
+                params[rest].copy_(value.to(params[rest].device))
+            else:
+                index, _, slot = rest.partition("/")
+                slots.setdefault(int(index), {})[slot] = value
+    optimizer.load_state_dict({"state": slots, "param_groups": record["optimizer"]["param_groups"]})
+    scheduler.load_state_dict(record["scheduler"])
+    state.update(record["state"])
     log.info("resuming from step %d (%s)", state["step"], path)
     return int(state["step"])
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def clear_checkpoint(checkpoint_dir: Path) -> None:
     (checkpoint_dir / CHECKPOINT).unlink(missing_ok=True)
+    for leftover in [*checkpoint_dir.glob("checkpoint-step*.safetensors"), *checkpoint_dir.glob(".checkpoint*.tmp")]:
+        leftover.unlink(missing_ok=True)
     with contextlib.suppress(OSError):
         checkpoint_dir.rmdir()

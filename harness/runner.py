@@ -232,7 +232,7 @@ class Runner:
         writer.write(cached_samples)
         pending = [requests[i] for i in requests if keys[i] not in hits]
         bar = self._progress(total=len(items), initial=len(done) + len(cached_samples), desc=name)
-        generated = 0
+        generated = retries = 0
         gen_started = time.perf_counter()
         try:
             # Sort by question length so each batch pads little; commit after every batch.
@@ -242,6 +242,7 @@ class Runner:
                     cache.put_many(name, [(keys[r.id], res) for r, res in zip(chunk, results)])
                 writer.write(sample_record(by_id[r.id], name, r, res, cached=False) for r, res in zip(chunk, results))
                 generated += len(chunk)
+                retries += sum(max(0, int(res.extra.get("attempts", 1)) - 1) for res in results)
                 bar.update(len(chunk))
         finally:
             bar.close()
@@ -256,6 +257,7 @@ class Runner:
             "reused_from_run_dir": len(done),
             "cached": len(cached_samples),
             "generated": generated,
+            "retries": retries,  # extra attempts by systems that report them (served endpoints)
             "generation_wall_s": round(time.perf_counter() - gen_started, 3),
         }
 

@@ -15,9 +15,12 @@ import logging
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from harness.api.errors import ModelSourceError
+
+if TYPE_CHECKING:
+    from retrieval_index.embedding_store import EmbeddingStore
 
 log = logging.getLogger(__name__)
 
@@ -109,16 +112,36 @@ class Embedder:
 
         Texts are sorted by length so each batch pads little; the progress bar counts texts.
         """
+        vectors, _ = self.encode_stored(texts, None, progress=progress, desc=desc)
+        return vectors
+
+    def encode_stored(self, texts: Sequence[str], store: "EmbeddingStore | None", progress: bool = False, desc: str = "embedding") -> tuple[Any, int]:
+        """Like :meth:`encode`, reading vectors already in ``store`` and committing each new batch
+        to it as soon as it is computed (a killed build keeps them). Returns (vectors, reused)."""
         import numpy as np
         from tqdm.auto import tqdm
 
-        model = self.load()
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        with tqdm(total=len(texts), desc=desc, unit="chunk", disable=not progress, dynamic_ncols=True) as bar:
+        keys: list[str] = []
+        known: dict[str, Any] = {}
+        if store is not None:
+            from retrieval_index.embedding_store import text_key
+
+            weights = model_identity()["weights_sha256"]
+            keys = [text_key(weights, text) for text in texts]
+            known = store.get_many(keys)
+        missing = [i for i in range(len(texts)) if not keys or keys[i] not in known]
+        for i in range(len(texts)):
+            if keys and keys[i] in known:
+                out[i] = known[keys[i]]
+        reused = len(texts) - len(missing)
+        order = sorted(missing, key=lambda i: len(texts[i]))
+        with tqdm(total=len(texts), initial=reused, desc=desc, unit="chunk", disable=not progress, dynamic_ncols=True) as bar:
             for start in range(0, len(order), self.batch_size):
                 batch = order[start : start + self.batch_size]
-                vectors = model.encode([texts[i] for i in batch], batch_size=len(batch), normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+                vectors = self.load().encode([texts[i] for i in batch], batch_size=len(batch), normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
                 out[batch] = vectors.astype(np.float32, copy=False)
+                if store is not None:
+                    store.put_many((keys[i], out[i]) for i in batch)
                 bar.update(len(batch))
-        return out
+        return out, reused

@@ -9,7 +9,10 @@ millisecond. ``hnsw`` (``IndexHNSWFlat``) and ``ivf`` (``IndexIVFFlat``) are app
 for corpora of 10^5+ chunks; ``index eval`` reports their recall against exact search.
 
 The default index of a docs folder lives in ``$HARNESS_CACHE/index/<corpus-hash[:12]>-<params>/``
-and is built on first use; a changed corpus or parameter set gets a new folder.
+and is built on first use; a changed corpus or parameter set gets a new folder. Chunk vectors are
+committed batch by batch to ``$HARNESS_CACHE/embeddings.sqlite``
+(:mod:`retrieval_index.embedding_store`): a killed build resumes, an edited corpus re-embeds
+only the chunks that changed.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any, Mapping, Sequence
 
 from harness.api.errors import ArtifactError, ConfigError
 from retrieval_index.embedder import Embedder, model_identity
+from retrieval_index.embedding_store import EmbeddingStore
 from retrieval_index.ingest import Chunk, ChunkingConfig, chunk_corpus
 from retrieval_index.manifest import (
     CHUNKS_FILE,
@@ -204,8 +208,11 @@ class RetrievalIndex:
         return self._rows.get(chunk_id)
 
 
-def build_index(docs: Path, out: Path, chunking: ChunkingConfig | None = None, config: IndexConfig | None = None, embedder: Embedder | None = None, progress: bool = True) -> RetrievalIndex:
-    """Chunk, embed and index ``docs`` into folder ``out`` (replaced atomically if it exists)."""
+def build_index(docs: Path, out: Path, chunking: ChunkingConfig | None = None, config: IndexConfig | None = None, embedder: Embedder | None = None, progress: bool = True, store: EmbeddingStore | None | bool = True) -> RetrievalIndex:
+    """Chunk, embed and index ``docs`` into folder ``out`` (replaced atomically if it exists).
+
+    ``store`` keeps chunk vectors across builds (default: ``$HARNESS_CACHE/embeddings.sqlite``;
+    ``False`` = none), so a killed build resumes and an edited corpus re-embeds only new chunks."""
     import faiss
     from importlib import metadata
 
@@ -217,7 +224,15 @@ def build_index(docs: Path, out: Path, chunking: ChunkingConfig | None = None, c
     identity = current_identity(docs, chunking, config)
     chunks, counts = chunk_corpus(docs, chunking, progress=progress)
     chunked = time.perf_counter()
-    vectors = embedder.encode([c.embed_text for c in chunks], progress=progress, desc="embedding chunks")
+    texts = [c.embed_text for c in chunks]
+    if isinstance(embedder, Embedder):  # the store is keyed by MiniLM's weights hash
+        if store is True:
+            store = EmbeddingStore.default(embedder.dim)
+        vectors, reused = embedder.encode_stored(texts, store if isinstance(store, EmbeddingStore) else None, progress=progress, desc="embedding chunks")
+    else:  # any object with ``encode`` (tests use a bag-of-words stand-in)
+        vectors, reused = embedder.encode(texts, progress=progress, desc="embedding chunks"), 0
+    if reused:
+        log.info("reused %d of %d chunk embeddings from %s", reused, len(chunks), store.path)  # type: ignore[union-attr]
     embedded = time.perf_counter()
     index, resolved = make_faiss(vectors, config)
     indexed = time.perf_counter()
@@ -247,6 +262,7 @@ def build_index(docs: Path, out: Path, chunking: ChunkingConfig | None = None, c
                 "index_s": round(indexed - embedded, 3),
                 "total_s": round(indexed - started, 3),
                 "chunks_per_s": round(len(chunks) / max(indexed - chunked, 1e-9), 1),
+                "embeddings_reused": reused,
                 "faiss": getattr(faiss, "__version__", "?"),
                 "llama_index_core": metadata.version("llama-index-core"),
                 "sentence_transformers": metadata.version("sentence-transformers"),

@@ -115,7 +115,8 @@ def print_summary(run_dir: Path) -> None:
     for name, meta in run["systems"].items():
         metrics = per_system.get(name, {})
         shown = ", ".join(f"{k}={_fmt(v)}" for k, v in metrics.items() if not isinstance(v, (dict, list)))
-        print(f"  {name}: generated {meta.get('generated', 0)}, cached {meta.get('cached', 0)}; {shown}", file=sys.stdout)
+        retried = f", retries {meta['retries']}" if meta.get("retries") else ""
+        print(f"  {name}: generated {meta.get('generated', 0)}, cached {meta.get('cached', 0)}{retried}; {shown}", file=sys.stdout)
 
 
 def _fmt(value: Any) -> str:

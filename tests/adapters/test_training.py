@@ -131,7 +131,7 @@ def test_interrupted_training_resumes_from_its_checkpoint(tiny_models: dict[str,
     assert a.keys() == b.keys()
     for name in a:
         assert torch.allclose(a[name].float(), b[name].float(), atol=1e-3), name
-    assert not list((cache / "train-checkpoints").glob("*/checkpoint.pt"))  # cleared after success
+    assert not [p for p in (cache / "train-checkpoints").rglob("*") if p.is_file()]  # cleared after success
 
 
 def test_stale_and_mismatched_adapters_are_refused_with_the_retrain_command(tiny_models: dict[str, Path], corpus: Path, cache: Path, tmp_path: Path) -> None:
@@ -196,3 +196,51 @@ def test_empty_or_tiny_corpus_is_a_data_error(tiny_models: dict[str, Path], cach
     tiny = write_corpus(tmp_path / "tiny", repeat=1, docs={"a.md": ("A", "x", "Too short.")})
     with pytest.raises(DataError, match="fewer than one sequence of 32; add documents or lower seq_len"):
         train("lora", tmp_path / "out", tiny, f"base={tiny_models['student']}")
+
+
+def test_checkpoints_are_safetensors_and_json_and_a_damaged_one_restarts(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import json
+    import logging
+
+    from adapters.trainer import CHECKPOINT, _load_checkpoint, _save_checkpoint
+
+    def setup(seed: int) -> tuple[Any, Any, Any]:
+        torch.manual_seed(seed)
+        model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 2))
+        model[0].bias.requires_grad_(False)  # frozen parameters are not saved
+        optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.01)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 / (step + 1))
+        return model, optimizer, scheduler
+
+    model, optimizer, scheduler = setup(0)
+    for _ in range(3):
+        model(torch.randn(5, 4)).pow(2).sum().backward()
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+    state = {"step": 3, "tokens_seen": 60, "elapsed_s": 1.5, "history": [{"step": 3, "loss": 0.5}]}
+    path = tmp_path / "ckpt" / CHECKPOINT
+    _save_checkpoint(path, "key", model, optimizer, scheduler, dict(state))
+    _save_checkpoint(path, "key", model, optimizer, scheduler, dict(state, step=4))  # replaces step 3's file
+    assert {p.name for p in path.parent.iterdir()} == {CHECKPOINT, "checkpoint-step0000004.safetensors"}
+    assert json.loads(path.read_text())["state"]["step"] == 4
+
+    fresh, fresh_opt, fresh_sched = setup(1)
+    restored: dict[str, Any] = {}
+    assert _load_checkpoint(path, "key", fresh, fresh_opt, fresh_sched, restored) == 4
+    assert restored["history"] == state["history"]
+    for name, value in model.state_dict().items():
+        if name != "0.bias":
+            assert torch.equal(fresh.state_dict()[name], value), name
+    assert not torch.equal(fresh[0].bias, model[0].bias)
+    saved_moments = [s["exp_avg"] for s in optimizer.state_dict()["state"].values()]
+    loaded_moments = [s["exp_avg"] for s in fresh_opt.state_dict()["state"].values()]
+    assert all(torch.equal(a, b) for a, b in zip(saved_moments, loaded_moments, strict=True))
+    assert fresh_sched.state_dict()["last_epoch"] == scheduler.state_dict()["last_epoch"]
+
+    assert _load_checkpoint(path, "another-config", *setup(1), {}) is None
+    weights = path.parent / "checkpoint-step0000004.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-8])
+    with caplog.at_level(logging.WARNING):
+        assert _load_checkpoint(path, "key", *setup(1), {}) is None
+    assert "ignoring unreadable checkpoint" in caplog.text and "sha256" in caplog.text

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, STARTER
+from tests.harness.test_determinism import answers, comparable
 
 
 def harness(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -94,3 +95,10 @@ def test_sigkill_mid_run_loses_nothing(plugin_path: Path, tmp_path: Path, isolat
     assert set(generated_second) | before == {json.loads(line)["id"] for line in STARTER.read_text().splitlines()}
     after = [json.loads(line)["id"] for line in (out / "samples.jsonl").read_text().splitlines()]
     assert len(after) == 12 and len(set(after)) == 12
+    # the resumed run ends exactly where an uninterrupted run (own cache, no kill) ends
+    straight = tmp_path / "straight"
+    args_straight = [a if a != str(out) else str(straight) for a in args]
+    result = subprocess.run(args_straight, cwd=REPO, env={**os.environ, **env, "HARNESS_CACHE": str(tmp_path / "cache-straight")}, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert answers(out) == answers(straight)
+    assert comparable(json.loads((out / "run.json").read_text()))["metrics"] == comparable(json.loads((straight / "run.json").read_text()))["metrics"]

@@ -34,6 +34,8 @@ class FakeServer:
     default_delay_s: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
     answer: Callable[[dict[str, Any]], str] = lambda body: "echo: " + (body["messages"][-1]["content"] if "messages" in body else body["prompt"])
+    fault: Callable[[int], Reply | None] | None = None  # request number (0-based) -> injected reply, or None
+    untracked: set[int] = field(default_factory=set)  # request numbers left out of in_flight (the client gave up on them)
 
 
 def _handler(state: FakeServer) -> type[BaseHTTPRequestHandler]:
@@ -44,10 +46,13 @@ def _handler(state: FakeServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             with state.lock:
+                number = len(state.seen)
                 state.seen.append({"path": self.path, **body})
                 state.headers_seen.append(dict(self.headers))
-                reply = state.script.pop(0) if state.script else Reply(delay_s=state.default_delay_s)
-                state.in_flight += 1
+                injected = state.fault(number) if state.fault is not None else None
+                reply = state.script.pop(0) if state.script else injected or Reply(delay_s=state.default_delay_s)
+                tracked = number not in state.untracked
+                state.in_flight += tracked
                 state.max_in_flight = max(state.max_in_flight, state.in_flight)
             try:
                 time.sleep(reply.delay_s)
@@ -69,7 +74,7 @@ def _handler(state: FakeServer) -> type[BaseHTTPRequestHandler]:
                 pass  # the client timed out and hung up
             finally:
                 with state.lock:
-                    state.in_flight -= 1
+                    state.in_flight -= tracked
 
     return Handler
 
