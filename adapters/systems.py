@@ -50,6 +50,11 @@ class AdapterMixin:
             self._manifest = ensure_adapter(self.kind, self.adapter_dir, model=self.model_name, train_missing=self.train_missing)  # type: ignore[attr-defined]
         return self._manifest
 
+    @property
+    def fingerprint(self) -> Mapping[str, Any]:
+        self.manifest  # a corrupt or mismatched adapter is refused before the base model is resolved (converted)
+        return super().fingerprint  # type: ignore[misc]
+
     def fingerprint_extra(self) -> Mapping[str, Any]:
         from adapters.manifest import display_path
 

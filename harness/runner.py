@@ -24,7 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from harness.api.errors import ConfigError, GenerationError, HarnessError
+from harness.api.errors import ArtifactError, ConfigError, GenerationError, HarnessError
 from harness.api.items import Item
 from harness.api.system import ChatMessage, Closeable, GenerationRequest, GenerationResult, StreamingSystem, System
 from harness.benchmark import Benchmark, load_benchmark
@@ -161,6 +161,7 @@ class Runner:
         items = select_items(benchmark.items, config.shard, config.limit)
         if not items:
             raise ConfigError(f"no items selected from {benchmark.path} (shard {config.shard}, limit {config.limit}); widen --shard/--limit")
+        prepared = self._preflight(names)
         run_dir = prepare_output_dir(Path(config.output_dir) if config.output_dir else default_output_dir(config, benchmark, names))
         snapshot = run_dir / ITEMS_SNAPSHOT
         snapshot_text = "".join(json.dumps(it.to_dict(), ensure_ascii=False, sort_keys=True) + "\n" for it in items)
@@ -181,7 +182,7 @@ class Runner:
         try:
             for name in names:
                 try:
-                    systems_meta[name] = self._run_system(name, items, benchmark, run_dir, writer, cache)
+                    systems_meta[name] = self._run_system(name, items, benchmark, run_dir, writer, cache, prepared.pop(name, None))
                 except HarnessError as exc:
                     log.error("system %s failed: %s", name, exc)
                     systems_meta[name] = {"status": "failed", "error": str(exc)}
@@ -215,12 +216,33 @@ class Runner:
             "peak_rss_mb": peak_rss_mb(),
         }
 
-    def _run_system(self, name: str, items: Sequence[Item], benchmark: Benchmark, run_dir: Path, writer: SampleWriter, cache: GenerationCache | None) -> dict[str, Any]:
+    def _options(self, name: str) -> dict[str, Any]:
         options = dict(self.config.system_options.get(name, {}))
         if self.config.batch_size is not None:
             options.setdefault("batch_size", self.config.batch_size)
+        return options
+
+    def _preflight(self, names: Sequence[str]) -> dict[str, System]:
+        """Create every system and read its fingerprint before any answer is generated, so bad
+        options, a stale, corrupt or mismatched adapter or index stop the run at once (exit 2)
+        instead of after hours of other systems. Other failures are left to the system's turn."""
+        prepared: dict[str, System] = {}
+        for name in names:
+            try:
+                system = self._create(name, self._options(name))
+                dict(system.fingerprint)
+            except (ConfigError, ArtifactError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - reported when the system's turn comes
+                log.debug("preflight of %s deferred: %s", name, exc)
+                continue
+            prepared[name] = system
+        return prepared
+
+    def _run_system(self, name: str, items: Sequence[Item], benchmark: Benchmark, run_dir: Path, writer: SampleWriter, cache: GenerationCache | None, system: System | None = None) -> dict[str, Any]:
+        options = self._options(name)
         entry = self.registry.get(name)
-        system = self._create(name, options)
+        system = system or self._create(name, options)
         fingerprint = dict(system.fingerprint)
         done = {s["id"] for s in iter_jsonl(run_dir / SAMPLES) if s.get("system") == name}
         todo = [it for it in items if it.id not in done]

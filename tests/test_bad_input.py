@@ -121,3 +121,50 @@ def test_corrupt_and_stale_faiss_index(tmp_path: Path) -> None:
     faiss_file = next(index.glob("*.faiss"))
     faiss_file.write_bytes(faiss_file.read_bytes()[:40])
     assert_clean_error(harness(*query), f"{faiss_file}: corrupt or truncated index file", "rebuild with")
+
+
+@pytest.fixture
+def lora_copy(tmp_path: Path) -> Path:
+    """A copy of the shipped LoRA adapter that a test may damage."""
+    import shutil
+
+    return Path(shutil.copytree(REPO / "adapters" / "shipped" / "lora", tmp_path / "lora"))
+
+
+def test_corrupt_adapter_safetensors(tmp_path: Path, lora_copy: Path) -> None:
+    (lora_copy / "adapter_model.safetensors").write_bytes(b"\0\0\0")
+    config = tmp_path / "systems.toml"
+    config.write_text(f'[systems.lora]\nadapter = "{lora_copy}"\n')
+    assert_clean_error(
+        harness("run", "--systems", "lora,vanilla", "--system-config", str(config), "--benchmark", str(STARTER), "--output-dir", str(tmp_path / "out")),
+        f"{lora_copy / 'adapter_model.safetensors'}: corrupt safetensors",
+        "retrain with: python -m harness train lora",
+    )
+    assert not (tmp_path / "out").exists()  # refused before any answer was generated
+
+
+def test_adapter_for_another_base_model(tmp_path: Path, lora_copy: Path) -> None:
+    config = tmp_path / "systems.toml"
+    config.write_text(f'[systems.lora]\nadapter = "{lora_copy}"\nmodel = "gemma3-270m"\n')
+    assert_clean_error(
+        harness("run", "--systems", "lora", "--system-config", str(config), "--benchmark", str(STARTER), "--output-dir", str(tmp_path / "out")),
+        f"{lora_copy}: adapter was trained for base model 'smollm2-135m-instruct', not 'gemma3-270m'",
+        "use model='smollm2-135m-instruct'",
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["--set", "bogus=1"], ["--set 'bogus=1': bogus: unknown key", "allowed: base, rank"]),
+        (["--set", "rank=0"], ["rank=0 is out of range; allowed 1..1024"]),
+        (["--set", "lr=fast"], ["lr='fast'"]),
+        (["--config", "{tmp}/train.toml"], ["train.toml: lora.rnak: unknown key; did you mean 'rank'?"]),
+    ],
+    ids=["unknown-key", "out-of-range", "wrong-type", "unknown-key-in-toml"],
+)
+def test_bad_training_config(tmp_path: Path, args: list[str], fragments: list[str]) -> None:
+    (tmp_path / "train.toml").write_text("[lora]\nrnak = 4\n")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    assert_clean_error(harness("train", "lora", "--output", str(tmp_path / "adapter"), *args), *fragments)
+    assert not (tmp_path / "adapter").exists()
