@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 
 from harness.api.errors import ConfigError, DataError
 from harness.api.items import CATEGORIES, Item, parse_item
+from harness.jsonl import numbered_lines, parse_json_line
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS_DIR = REPO_ROOT / "benchmarks"
@@ -118,30 +118,10 @@ def read_items(path: Path, *, check_units: bool = True) -> tuple[list[Item], lis
     items: list[Item] = []
     problems: list[str] = []
     seen: dict[str, int] = {}
-    try:
-        lines = [line.removesuffix("\r") for line in path.read_bytes().decode("utf-8").split("\n")]  # JSONL lines end at \n only (no universal newlines)
-    except FileNotFoundError:
-        raise DataError(f"{path}: benchmark file not found; pass --benchmark with a JSONL file") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 (byte {exc.start}); re-save the file as UTF-8") from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for number, line in numbered_lines(path, missing="pass --benchmark with a JSONL file"):
         where = f"{path}:{number}"
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(f"{where}: json: {exc.msg} at column {exc.colno}; each line must be one JSON object")
-            continue
-        try:
-            item = parse_item(obj, where)
-            if check_units and item.answer.type == "numeric":
-                from harness.units import parse_unit
-
-                try:
-                    parse_unit(item.answer.unit or "")
-                except DataError as exc:
-                    raise DataError(f"{where}: answer.unit: {exc}") from None
+            item = parse_checked_item(parse_json_line(line, where), where, check_units)
         except DataError as exc:
             problems.append(str(exc))
             continue
@@ -151,6 +131,19 @@ def read_items(path: Path, *, check_units: bool = True) -> tuple[list[Item], lis
         seen[item.id] = number
         items.append(item)
     return items, problems
+
+
+def parse_checked_item(obj: Any, where: str, check_units: bool = True) -> Item:
+    """:func:`parse_item` plus, for numeric answers, a check that pint parses the unit."""
+    item = parse_item(obj, where)
+    if check_units and item.answer.type == "numeric":
+        from harness.units import parse_unit
+
+        try:
+            parse_unit(item.answer.unit or "")
+        except DataError as exc:
+            raise DataError(f"{where}: answer.unit: {exc}") from None
+    return item
 
 
 def validate_solutions(items: list[Item], path: Path, default_rel_tol: float) -> list[str]:

@@ -36,44 +36,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def parse_lines(path: Path) -> tuple[list[tuple[Any, str]], list[str]]:
     """``[(item, response)]`` and problems as ``FILE:LINE: problem``."""
     from harness.api.errors import DataError
-    from harness.api.items import parse_item
-    from harness.units import parse_unit
+    from harness.benchmark import parse_checked_item
+    from harness.jsonl import numbered_lines, parse_json_line
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found; pass a JSONL file of items with a 'response' field") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 (byte {exc.start}); re-save the file as UTF-8") from None
     rows: list[tuple[Any, str]] = []
     problems: list[str] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, line in numbered_lines(path, missing="pass a JSONL file of items with a 'response' field"):
         where = f"{path}:{number}"
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); each line must be one JSON object")
-            continue
-        if not isinstance(obj, dict):
-            problems.append(f"{where}: expected a JSON object, got {type(obj).__name__}")
-            continue
-        if "response" not in obj:
-            problems.append(f'{where}: response: missing; add the answer text as "response": "..."')
-            continue
-        response = obj.pop("response")
-        if not isinstance(response, str):
-            problems.append(f"{where}: response: expected a string, got {type(response).__name__}")
-            continue
-        try:
-            item = parse_item(obj, where)
-            if item.answer.type == "numeric":
-                try:
-                    parse_unit(item.answer.unit or "")
-                except DataError as exc:
-                    raise DataError(f"{where}: answer.unit: {exc}") from None
-            rows.append((item, response))
+            obj = parse_json_line(line, where)
+            if not isinstance(obj, dict):
+                raise DataError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+            if "response" not in obj:
+                raise DataError(f'{where}: response: missing; add the answer text as "response": "..."')
+            response = obj.pop("response")
+            if not isinstance(response, str):
+                raise DataError(f"{where}: response: expected a string, got {type(response).__name__}")
+            rows.append((parse_checked_item(obj, where), response))
         except DataError as exc:
             problems.append(str(exc))
     return rows, problems

@@ -92,3 +92,13 @@ def test_missing_file_is_a_one_line_error(tmp_path: Path, capsys: pytest.Capture
     assert main(["grade", str(tmp_path / "nope.jsonl")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
+
+
+def test_line_numbers_count_newlines_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A response holding \\u2028 or \\x1c (line breaks to str.splitlines) does not shift the numbers."""
+    item = json.loads(STARTER.read_text().splitlines()[0])
+    path = tmp_path / "answers.jsonl"
+    first = json.dumps({**item, "response": "a\u2028b\x1cc"}, ensure_ascii=False)
+    path.write_text(first + "\r\n" + "{broken\n", encoding="utf-8")
+    assert main(["grade", str(path)]) == 2
+    assert capsys.readouterr().err.startswith(f"{path}:2: json: ")
