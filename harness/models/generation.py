@@ -217,6 +217,9 @@ class BatchGenerator:
                     break
             text = self.tokenizer.decode(seq[:count], skip_special_tokens=True)
             text, stopped = cut_at_stop(text, request.stop)
+            if stopped and pad_id is not None:  # generate() pads a row its stop string ended while others go on
+                while count > 0 and seq[count - 1] == pad_id:  # (the pad id need not be an EOS id: Gemma's is 0)
+                    count -= 1
             finish = "stop" if stopped or count < len(seq) or count < request.max_new_tokens else "length"
             results.append(
                 GenerationResult(

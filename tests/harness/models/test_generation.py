@@ -137,3 +137,21 @@ def test_sampling_requests_use_the_static_path(tiny) -> None:
     again = BatchGenerator(model, tok, GenerationSettings(batch_size=4)).generate(reqs)
     assert [r.id for r in first] == [r.id for r in reqs]
     assert [r.text for r in first] == [r.text for r in again]  # seeded sampling is reproducible
+
+
+def test_static_batches_count_tokens_up_to_the_stop_not_the_padding(tiny) -> None:
+    """A row cut by its stop string while others go on is padded with pad id 0 (not an EOS id):
+    its completion_tokens is what it generated, not the whole budget."""
+    model, tok = tiny
+    static = GenerationSettings(continuous=False, batch_size=3)
+    plain = BatchGenerator(model, tok, static).generate(requests(3, max_new=12))
+    words = plain[0].text.split()
+    others = {w for r in plain[1:] for w in r.text.split()}
+    stop = next((w for w in words[2:] if w not in others), None)  # cuts row 0 only, after a few tokens
+    if stop is None:
+        pytest.skip("tiny model produced no word unique to the first row")
+    stopped = BatchGenerator(model, tok, static).generate(requests(3, max_new=12, stop=(stop,)))
+    first = stopped[0]
+    assert first.finish_reason == "stop" and stop not in first.text
+    assert first.completion_tokens == words.index(stop) + 1  # one word-level token per word, the stop included
+    assert max(r.completion_tokens for r in stopped[1:]) == 12  # another row ran to the budget, so row 0 was padded
