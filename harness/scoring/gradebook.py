@@ -42,6 +42,69 @@ def grader_id() -> str:
     return f"{GRADER_VERSION}+{digest}"
 
 
+@functools.lru_cache(maxsize=1)
+def _grader_source_digest() -> str:
+    """sha256 over the grading code (``harness/scoring``, ``harness/units.py``): any edit to a
+    grader invalidates the cross-run grade cache even without a ``GRADER_VERSION`` bump."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted([*root.glob("*.py"), root.parent / "units.py"]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+class GradeCache:
+    """Grades of (item, response) pairs kept across runs in ``$HARNESS_CACHE/grades.sqlite``, so
+    a rerun whose answers all come from the generation cache grades nothing again. Keyed by the
+    grader id, the grading code, the tolerances, the item and the response; used only with the
+    packaged embedder and calibration."""
+
+    def __init__(self, path: Path) -> None:
+        import sqlite3
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(str(path), timeout=30.0)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS grades (key TEXT PRIMARY KEY, score TEXT NOT NULL)")
+        self._db.commit()
+
+    @staticmethod
+    def key(item: Item, response: str, config: GradeConfig) -> str:
+        payload = {"grader": grader_id(), "code": _grader_source_digest(), "rel_tol": config.default_rel_tol, "min_fraction": config.default_min_fraction, "item": item.to_dict(), "response": response}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(keys), 500):
+            chunk = list(keys[start : start + 500])
+            for key, text in self._db.execute(f"SELECT key, score FROM grades WHERE key IN ({','.join('?' * len(chunk))})", chunk):
+                try:
+                    found[key] = dict(json.loads(text))
+                except (ValueError, TypeError):
+                    log.warning("dropping corrupt grade %s in %s; it will be regraded", key[:12], self.path)
+        return found
+
+    def put_many(self, entries: Iterable[tuple[str, Mapping[str, Any]]]) -> None:
+        self._db.executemany("INSERT OR REPLACE INTO grades (key, score) VALUES (?, ?)", [(k, json.dumps(v, ensure_ascii=False)) for k, v in entries])
+        self._db.commit()
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _default_grade_cache(config: GradeConfig) -> GradeCache | None:
+    if config.embedder is not None or config.calibration is not None:
+        return None  # a stand-in embedder or calibration: grades must not mix with the real ones
+    from harness.models.sources import cache_dir
+
+    try:
+        return GradeCache(cache_dir() / "grades.sqlite")
+    except Exception as exc:  # noqa: BLE001 - the cache is an optimisation; grading goes on without it
+        log.warning("grade cache unavailable (%s); grading every answer", exc)
+        return None
+
+
 def load_items(run_dir: Path, fallback: Iterable[Item] = ()) -> dict[str, Item]:
     """Items of a run, from its ``benchmark.jsonl`` snapshot (or ``fallback`` when absent)."""
     path = Path(run_dir) / ITEMS_SNAPSHOT
@@ -91,20 +154,37 @@ def prefetch(pairs: Sequence[tuple[Item | None, str]], config: GradeConfig) -> N
             embedder.encode(texts[start : start + 512])
 
 
-def grade_samples(samples: Sequence[Mapping[str, Any]], items: Mapping[str, Item], config: GradeConfig, quiet: bool = True) -> list[dict[str, Any]]:
-    """One grade record per sample (samples whose item is unknown are skipped with a warning)."""
+def grade_samples(samples: Sequence[Mapping[str, Any]], items: Mapping[str, Item], config: GradeConfig, quiet: bool = True, cache: GradeCache | None | bool = True) -> list[dict[str, Any]]:
+    """One grade record per sample (samples whose item is unknown are skipped with a warning).
+    ``cache``: grades kept across runs (default: :class:`GradeCache` in ``$HARNESS_CACHE`` when
+    the packaged embedder and calibration are used; ``False`` = none)."""
     from tqdm.auto import tqdm
 
-    prefetch([(items.get(str(s.get("id"))), str(s.get("response") or "")) for s in samples], config)
-    out = []
+    store = _default_grade_cache(config) if cache is True else (cache or None)
+    pairs = []
     unknown = set()
-    for sample in tqdm(samples, desc="grading", unit="answer", disable=quiet):
+    for sample in samples:
         item = items.get(str(sample.get("id")))
         if item is None:
             unknown.add(str(sample.get("id")))
             continue
-        score = grade(item, sample.get("response") if isinstance(sample.get("response"), str) else "", config)
-        out.append({"id": item.id, "system": sample.get("system"), "category": item.category, "grader": grader_id(), **score.to_dict()})
+        pairs.append((sample, item, sample.get("response") if isinstance(sample.get("response"), str) else ""))
+    keys = [GradeCache.key(item, response, config) for _, item, response in pairs] if store is not None else []
+    known = store.get_many(keys) if store is not None else {}
+    prefetch([(item, response) for i, (_, item, response) in enumerate(pairs) if not keys or keys[i] not in known], config)
+    out = []
+    fresh: list[tuple[str, dict[str, Any]]] = []
+    for i, (sample, item, response) in enumerate(tqdm(pairs, desc="grading", unit="answer", disable=quiet)):
+        scored = known.get(keys[i]) if keys else None
+        if scored is None:
+            scored = grade(item, response, config).to_dict()
+            if keys:
+                fresh.append((keys[i], scored))
+        out.append({"id": item.id, "system": sample.get("system"), "category": item.category, "grader": grader_id(), **scored})
+    if store is not None:
+        if fresh:
+            store.put_many(fresh)
+        store.close()
     if unknown:
         log.warning("%d sample id(s) not in the item snapshot were not graded (e.g. %s)", len(unknown), sorted(unknown)[0])
     return out
