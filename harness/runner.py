@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from harness.api.errors import ArtifactError, ConfigError, GenerationError, HarnessError
 from harness.api.items import Item
-from harness.api.system import ChatMessage, Closeable, GenerationRequest, GenerationResult, StreamingSystem, System
+from harness.api.system import ChatMessage, Closeable, GenerationRequest, GenerationResult, SENT_PROMPT, StreamingSystem, System
 from harness.benchmark import Benchmark, load_benchmark
 from harness.cache import GenerationCache, cache_key
 from harness.registry import Registry
@@ -124,7 +124,11 @@ def prepare_output_dir(path: Path) -> Path:
     return path
 
 
-def sample_record(item: Item, system: str, request: GenerationRequest, result: GenerationResult, cached: bool, prompt_text: str | None = None) -> dict[str, Any]:
+def sample_record(item: Item, system: str, request: GenerationRequest, result: GenerationResult, cached: bool, prompt_text: Any = None) -> dict[str, Any]:
+    extra = dict(result.extra)
+    sent = extra.pop(SENT_PROMPT, None)  # the prompt the system really used, when it rewrote ours
+    if prompt_text is None and sent is not None:
+        prompt_text = sent
     return {
         "id": item.id,
         "system": system,
@@ -137,7 +141,7 @@ def sample_record(item: Item, system: str, request: GenerationRequest, result: G
         "completion_tokens": result.completion_tokens,
         "finish_reason": result.finish_reason,
         "cached": cached,
-        "extra": result.extra,
+        "extra": extra,
     }
 
 

@@ -72,6 +72,12 @@ class GenerationRequest:
         }
 
 
+#: ``GenerationResult.extra`` key under which a system may record the prompt it actually generated
+#: from when it rewrote the request (retrieved passages added, plain transcript for a base model):
+#: chat messages as a list of ``{"role", "content"}`` or a plain string. The run log shows it.
+SENT_PROMPT = "sent_prompt"
+
+
 @dataclass
 class GenerationResult:
     """What a system returns for one request."""

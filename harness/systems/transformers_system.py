@@ -13,7 +13,7 @@ import json
 import logging
 from typing import Any, Iterator, Mapping, Sequence
 
-from harness.api.system import GenerationRequest, GenerationResult
+from harness.api.system import SENT_PROMPT, GenerationRequest, GenerationResult
 from harness.models.generation import BatchGenerator, GenerationSettings
 from harness.models.sources import ResolvedModel, resolve
 
@@ -121,11 +121,14 @@ class TransformersSystem:
 
     def _stream(self, requests: Sequence[GenerationRequest]) -> Iterator[list[tuple[int, GenerationResult]]]:
         prepared, extras = self.prepare(requests)
+        sent = [self.adapt_request(r) for r in prepared]
         generator = self.load()
-        for batch in generator.stream([self.adapt_request(r) for r in prepared]):
+        for batch in generator.stream(sent):
             for index, result in batch:
                 result.id = requests[index].id
                 result.extra.update(extras[index])
+                if (sent[index].messages, sent[index].prompt) != (requests[index].messages, requests[index].prompt):
+                    result.extra[SENT_PROMPT] = [m.to_dict() for m in sent[index].messages] if sent[index].messages is not None else sent[index].prompt
             yield batch
 
     def close(self) -> None:

@@ -154,6 +154,9 @@ def test_runner_records_retrieved_ids_per_sample_and_caches_them(tiny_lm, bow, t
     config = RunConfig(systems="rag", benchmark=str(items), output_dir=str(tmp_path / "run1"), batch_size=2, max_new_tokens=4, quiet=True, baseline_system="rag")
     samples = read_samples(Runner(config, registry).run())
     assert [s["extra"]["retrieved"][0]["anchor"] for s in samples] == ["ddr5/refresh.md#refresh-interval", "devices/mosfet.md#saturation-current"]
+    # the run log shows the prompt the model really saw: passages included
+    assert "3.9 microseconds" in json.dumps(samples[0]["prompt"]) and "sent_prompt" not in samples[0]["extra"]
     again = read_samples(Runner(RunConfig(**{**config.__dict__, "output_dir": str(tmp_path / "run2")}), registry).run())
     assert all(s["cached"] for s in again)
     assert [s["extra"] for s in again] == [s["extra"] for s in samples]
+    assert [s["prompt"] for s in again] == [s["prompt"] for s in samples]
