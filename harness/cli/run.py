@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_BASELINE = REPO_ROOT / "reports" / "baseline" / "run.json"  # the committed baseline (python -m harness run --systems all)
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run systems on a benchmark", description="Run systems on the benchmark; answers are cached and a killed run resumes.")
@@ -26,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--train-missing", action="store_true", help="train adapters that are missing or stale instead of refusing them")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     gate = p.add_argument_group("regression gate", "compare this run with a committed baseline run (paired, one-sided exact McNemar, Holm)")
-    gate.add_argument("--baseline", type=Path, default=None, metavar="RUN_JSON", help="baseline run.json, e.g. reports/baseline/run.json")
+    gate.add_argument("--baseline", type=Path, default=None, metavar="RUN_JSON", help="baseline run.json (default: reports/baseline/run.json when it exists and was made on the same benchmark; 'none' skips the gate)")
     gate.add_argument("--fail-on-regression", action="store_true", help="exit 1 when a system is significantly worse than the baseline")
     gate.add_argument("--alpha", type=float, default=0.05, help="family-wise significance level (default 0.05)")
     gate.add_argument("--min-effect", type=float, default=0.02, help="smallest worsening that fails, as a rate difference (default 0.02 = 2 points)")
@@ -38,7 +41,7 @@ def handle(args: argparse.Namespace) -> int:
     from harness.runner import RunConfig, Runner
     from harness.system_config import load_system_config
 
-    gate_config = _gate_config(args)
+    gate = _gate(args)
     registry, options = load_system_config(args.system_config)
     names = registry.resolve(args.systems)
     for name in names:
@@ -66,26 +69,50 @@ def handle(args: argparse.Namespace) -> int:
     run_dir = Runner(config, registry=registry).run()
     print_summary(run_dir)
     _render_reports(run_dir)
-    if gate_config is not None:
+    if gate is not None:
         from harness.scoring.gate import raise_on_regression, run_gate
 
-        cases, text = run_gate(run_dir, args.baseline, gate_config, args.junit)
+        gate_config, baseline = gate
+        cases, text = run_gate(run_dir, baseline, gate_config, args.junit)
         print(text)
         if args.fail_on_regression:
-            raise_on_regression(cases, args.baseline)
+            raise_on_regression(cases, baseline)
     return 0
 
 
-def _gate_config(args: argparse.Namespace) -> Any:
-    """Validate the gate flags before any generation starts."""
+def _gate(args: argparse.Namespace) -> tuple[Any, Path] | None:
+    """(gate settings, baseline run.json), checked before any generation starts; None = no gate.
+    Without ``--baseline`` the committed baseline is used when it was made on the same benchmark."""
     from harness.api.errors import ConfigError
 
-    if args.baseline is None:
+    if args.baseline is not None and str(args.baseline).lower() == "none":
         if args.fail_on_regression:
-            raise ConfigError("--fail-on-regression needs --baseline RUN_JSON (e.g. reports/baseline/run.json)")
+            raise ConfigError("--fail-on-regression needs a baseline; drop --baseline none")
         return None
-    if not args.baseline.exists():
-        raise ConfigError(f"--baseline {args.baseline}: file not found; pass a run.json written by python -m harness run")
+    if args.baseline is not None:
+        if not args.baseline.exists():
+            raise ConfigError(f"--baseline {args.baseline}: file not found; pass a run.json written by python -m harness run")
+        return _gate_settings(args), args.baseline
+    if _made_on_this_benchmark(DEFAULT_BASELINE, args.benchmark):
+        return _gate_settings(args), DEFAULT_BASELINE
+    if args.fail_on_regression:
+        raise ConfigError(f"--fail-on-regression needs --baseline RUN_JSON made on this benchmark ({DEFAULT_BASELINE} is missing or made on another)")
+    return None
+
+
+def _made_on_this_benchmark(baseline: Path, benchmark: str | None) -> bool:
+    import json
+
+    from harness.benchmark import load_benchmark
+
+    try:
+        made_on = json.loads(baseline.read_text(encoding="utf-8"))["benchmark"]["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return bool(made_on == load_benchmark(benchmark).sha256)
+
+
+def _gate_settings(args: argparse.Namespace) -> Any:
     from harness.scoring.gate import GateConfig
 
     return GateConfig(alpha=args.alpha, min_effect=args.min_effect)

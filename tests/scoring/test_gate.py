@@ -200,3 +200,28 @@ def test_cli_gate_end_to_end(plugin_path: Path, tmp_path: Path, isolated_cache: 
     assert failed.stderr.strip().splitlines()[-1].startswith("error: 1 significant regression(s)")
     root = ET.fromstring(junit.read_text())
     assert root.get("failures") == "1"
+
+
+def test_the_committed_baseline_is_the_default_gate_on_its_own_benchmark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+    import json
+
+    from harness.api.errors import ConfigError
+    from harness.benchmark import load_benchmark
+    from harness.cli import run as run_cli
+
+    baseline = tmp_path / "run.json"
+    monkeypatch.setattr(run_cli, "DEFAULT_BASELINE", baseline)
+
+    def args(**kw: object) -> argparse.Namespace:
+        return argparse.Namespace(**{"baseline": None, "benchmark": str(STARTER), "fail_on_regression": False, "alpha": 0.05, "min_effect": 0.02, **kw})
+
+    assert run_cli._gate(args()) is None  # no committed baseline: no gate
+    baseline.write_text(json.dumps({"benchmark": {"sha256": load_benchmark(STARTER).sha256}}))
+    gate = run_cli._gate(args())
+    assert gate is not None and gate[1] == baseline
+    assert run_cli._gate(args(baseline=Path("none"))) is None
+    baseline.write_text(json.dumps({"benchmark": {"sha256": "another"}}))
+    assert run_cli._gate(args()) is None  # made on another benchmark: not applied
+    with pytest.raises(ConfigError, match="made on this benchmark"):
+        run_cli._gate(args(fail_on_regression=True))
