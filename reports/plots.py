@@ -110,20 +110,27 @@ def false_refusals(data: ReportData) -> bytes:
 
 
 def accuracy_vs_latency(data: ReportData) -> bytes:
+    from matplotlib.ticker import FuncFormatter
+
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(WIDTH_IN, 3.6))
+    top = 0.0
     for system in data.systems:
         m = data.per_system(system)
         if m.get("accuracy") is None or not m.get("mean_latency_s"):
             continue
         down, up = _yerr(m["accuracy"], m.get("accuracy_ci"))
+        top = max(top, m["accuracy"] + up)
         ax.errorbar([m["mean_latency_s"]], [m["accuracy"]], yerr=[[down], [up]], fmt="o", capsize=4, label=system)
         ax.annotate(system, (m["mean_latency_s"], m["accuracy"]), textcoords="offset points", xytext=(6, 4), fontsize=8)
     ax.set_xscale("log")
+    plain = FuncFormatter(lambda value, _: f"{value:g}")  # 0.6, 2, 3 rather than 6x10^-1, 2x10^0
+    ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_formatter(plain)
     ax.margins(x=0.25)
     ax.set_xlabel("mean latency per answer (s, log scale)")
     ax.set_ylabel("accuracy (95% CI)")
-    ax.set_ylim(-0.02, 1.08)
+    ax.set_ylim(-0.02, min(1.08, max(0.2, top * 1.25)))  # zoom to the data: low accuracies stay readable
     ax.grid(alpha=0.3)
     return _png(fig)
 
