@@ -104,7 +104,9 @@ def verify_weights(folder: Path, manifest: Mapping[str, Any]) -> str:
     """Check the safetensors file opens and the files hash to the manifest's ``adapter_sha256``."""
     from safetensors import SafetensorError, safe_open
 
-    command = manifest.get("command", "python -m harness train ...")
+    command = str(manifest.get("command", "python -m harness train ..."))
+    if "--output" not in command and manifest.get("kind") and Path(folder).resolve() != shipped_dir(str(manifest["kind"])).resolve():
+        command += f" --output {display_path(folder)}"  # the recorded command writes the shipped folder, not this one
     weights = Path(folder) / ADAPTER_WEIGHTS
     try:
         with safe_open(str(weights), framework="pt") as handle:

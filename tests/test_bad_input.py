@@ -139,6 +139,7 @@ def test_corrupt_adapter_safetensors(tmp_path: Path, lora_copy: Path) -> None:
         harness("run", "--systems", "lora,vanilla", "--system-config", str(config), "--benchmark", str(STARTER), "--output-dir", str(tmp_path / "out")),
         f"{lora_copy / 'adapter_model.safetensors'}: corrupt safetensors",
         "retrain with: python -m harness train lora",
+        f"--output {lora_copy}",
     )
     assert not (tmp_path / "out").exists()  # refused before any answer was generated
 
