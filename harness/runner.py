@@ -103,6 +103,22 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def source_revision() -> dict[str, Any] | None:
+    """The git commit of this checkout and whether it has uncommitted changes (None outside a
+    git checkout or without git). Read when a run starts: that is the code that generates."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if commit.returncode != 0 or status.returncode != 0:
+        return None
+    return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
+
+
 def config_hash(config: RunConfig, benchmark: Benchmark, names: Sequence[str]) -> str:
     payload = {"systems": list(names), "benchmark": benchmark.sha256, "limit": config.limit, "shard": config.shard, "max_new_tokens": config.max_new_tokens, "seed": config.seed}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:8]
@@ -178,6 +194,7 @@ class Runner:
 
             cache = GenerationCache(cache_dir() / "generations.sqlite")
         started = time.time()
+        self._source = source_revision()
         systems_meta: dict[str, Any] = {}
         run_doc = self._run_doc(config, benchmark, names, items, systems_meta, "running", started)
         write_json_atomic(run_dir / RUN_JSON, run_doc)
@@ -216,6 +233,7 @@ class Runner:
             "benchmark": {**benchmark.describe(), "selected_items": len(items), "snapshot": ITEMS_SNAPSHOT},
             "systems": {name: systems_meta.get(name, {"status": "pending"}) for name in names},
             "packages": package_versions(),
+            "source": getattr(self, "_source", None),  # git commit + dirty flag at the start of the run
             "command": sys.argv,
             "peak_rss_mb": peak_rss_mb(),
         }

@@ -113,3 +113,25 @@ def test_unwritable_output_dir(tmp_path: Path, isolated_cache: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(ConfigError, match="not writable.*--output-dir"):
         Runner(RunConfig(systems="rec", benchmark=str(STARTER), output_dir=str(blocker / "sub"), quiet=True), make_registry(Recorder())).run()
+
+
+def test_run_json_records_the_source_revision(tmp_path: Path, isolated_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+    import subprocess
+
+    from harness.runner import source_revision
+    from tests.conftest import REPO
+
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    run_dir = Runner(RunConfig(systems="rec", benchmark=str(STARTER), output_dir=str(tmp_path / "a"), quiet=True, baseline_system="rec"), make_registry(Recorder())).run()
+    source = load_run(run_dir)["source"]
+    assert re.fullmatch(r"[0-9a-f]{40}", source["commit"]) and source["commit"] == head
+    assert isinstance(source["dirty"], bool)
+
+    def no_git(*args: object, **kwargs: object) -> None:
+        raise FileNotFoundError("git")
+
+    monkeypatch.setattr(subprocess, "run", no_git)
+    assert source_revision() is None
