@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -37,3 +39,24 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "cache"
     monkeypatch.setenv("HARNESS_CACHE", str(path))
     return path
+
+
+def kill_when(proc: subprocess.Popen[bytes], progress: Callable[[], int], at_least: int, timeout_s: float = 300.0, poll_s: float = 0.05) -> int:
+    """Poll ``progress()`` until it reaches ``at_least`` (or the process ends, or ``timeout_s``
+    passes), then SIGKILL ``proc`` and wait for it. Returns the last progress seen; a reading that
+    fails (a file half-written, a database busy) counts as 0."""
+    import signal
+    import time
+
+    seen, deadline = 0, time.time() + timeout_s
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            seen = int(progress())
+        except Exception:  # noqa: BLE001 - the process is writing what we read
+            seen = 0
+        if seen >= at_least:
+            break
+        time.sleep(poll_s)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return seen

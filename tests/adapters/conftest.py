@@ -140,3 +140,15 @@ def one_thread() -> Any:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def assert_same_adapter_weights(first: Path, second: Path, atol: float = 1e-3) -> None:
+    """The two adapter folders hold the same tensors (names and values within ``atol``)."""
+    import torch
+    from safetensors.torch import load_file
+
+    a = load_file(str(first / "adapter_model.safetensors"))
+    b = load_file(str(second / "adapter_model.safetensors"))
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.allclose(a[name].float(), b[name].float(), atol=atol), name

@@ -12,7 +12,7 @@ from adapters.config import load_spec
 from adapters.manifest import check_adapter
 from adapters.recipes import TrainRequest, run_sweep, train_adapter
 from harness.api.errors import ArtifactError, DataError
-from tests.adapters.conftest import TINY, write_corpus
+from tests.adapters.conftest import TINY, assert_same_adapter_weights, write_corpus
 
 
 def train(kind: str, output: Path, corpus: Path, *extra: str, **request: Any) -> dict[str, Any]:
@@ -110,8 +110,6 @@ def test_corrupt_teacher_cache_is_refused(tiny_models: dict[str, Path], corpus: 
 
 
 def test_interrupted_training_resumes_from_its_checkpoint(tiny_models: dict[str, Path], corpus: Path, cache: Path, tmp_path: Path) -> None:
-    from safetensors.torch import load_file
-
     args = (f"base={tiny_models['student']}", "checkpoint_every=2", "epochs=2")
     straight = train("lora", tmp_path / "straight", corpus, *args)
 
@@ -126,11 +124,7 @@ def test_interrupted_training_resumes_from_its_checkpoint(tiny_models: dict[str,
     resumed = train("lora", tmp_path / "resumed", corpus, *args)
     assert resumed["resumed_from_step"] == 4
     assert resumed["steps"] == straight["steps"] and resumed["tokens_seen"] == straight["tokens_seen"]
-    a = load_file(str(tmp_path / "straight" / "adapter_model.safetensors"))
-    b = load_file(str(tmp_path / "resumed" / "adapter_model.safetensors"))
-    assert a.keys() == b.keys()
-    for name in a:
-        assert torch.allclose(a[name].float(), b[name].float(), atol=1e-3), name
+    assert_same_adapter_weights(tmp_path / "straight", tmp_path / "resumed")
     assert not [p for p in (cache / "train-checkpoints").rglob("*") if p.is_file()]  # cleared after success
 
 

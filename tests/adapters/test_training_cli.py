@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-import torch
 
-from tests.adapters.conftest import TINY
-from tests.conftest import REPO
+from tests.adapters.conftest import TINY, assert_same_adapter_weights
+from tests.conftest import REPO, kill_when
 
 pytestmark = pytest.mark.integration  # three training subprocesses, ~1 min
 
@@ -26,8 +23,6 @@ def train_command(base: Path, corpus: Path, out: Path) -> list[str]:
 
 
 def test_sigkill_mid_training_resumes_from_the_checkpoint(tiny_models: dict[str, Path], corpus: Path, tmp_path: Path) -> None:
-    from safetensors.torch import load_file
-
     env = {**os.environ, "HARNESS_CACHE": str(tmp_path / "cache"), "HARNESS_THREADS": "1"}
     straight = subprocess.run(train_command(tiny_models["student"], corpus, tmp_path / "straight"), cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert straight.returncode == 0, straight.stderr[-3000:]
@@ -36,19 +31,11 @@ def test_sigkill_mid_training_resumes_from_the_checkpoint(tiny_models: dict[str,
 
     command = train_command(tiny_models["student"], corpus, tmp_path / "resumed")
     proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    step, deadline = 0, time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
+    def checkpointed_step() -> int:
         found = list(checkpoints.glob("*/checkpoint.json"))
-        if found:
-            try:
-                step = json.loads(found[0].read_text())["state"]["step"]
-            except (OSError, ValueError):
-                step = 0
-            if step >= 5:
-                break
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+        return int(json.loads(found[0].read_text())["state"]["step"]) if found else 0
+
+    step = kill_when(proc, checkpointed_step, at_least=5, poll_s=0.02)
     assert step >= 5, "the kill should land after a few checkpoints"
     assert not (tmp_path / "resumed" / "manifest.json").exists(), "the kill should land before the end"
 
@@ -58,9 +45,5 @@ def test_sigkill_mid_training_resumes_from_the_checkpoint(tiny_models: dict[str,
     second = json.loads((tmp_path / "resumed" / "manifest.json").read_text())
     assert second["resumed_from_step"] >= 5
     assert second["steps"] == first["steps"] and second["tokens_seen"] == first["tokens_seen"]
-    a = load_file(str(tmp_path / "straight" / "adapter_model.safetensors"))
-    b = load_file(str(tmp_path / "resumed" / "adapter_model.safetensors"))
-    assert a.keys() == b.keys()
-    for name in a:
-        assert torch.allclose(a[name].float(), b[name].float(), atol=1e-3), name
+    assert_same_adapter_weights(tmp_path / "straight", tmp_path / "resumed")
     assert not [p for p in checkpoints.rglob("*") if p.is_file()]

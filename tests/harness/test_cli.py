@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, STARTER
+from tests.conftest import REPO, STARTER, kill_when
 from tests.harness.test_determinism import answers, comparable
 
 
@@ -77,14 +76,7 @@ def test_sigkill_mid_run_loses_nothing(plugin_path: Path, tmp_path: Path, isolat
     env = {"FAKE_PLUGIN_LOG": str(log), "FAKE_PLUGIN_DELAY": "0.3"}
     args = [sys.executable, "-m", "harness", "run", "--systems", "slow-echo", "--benchmark", str(STARTER), "--output-dir", str(out), "--batch-size", "2", "--quiet", "--baseline-system", "slow-echo"]
     proc = subprocess.Popen(args, cwd=REPO, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        done = (out / "samples.jsonl").read_text().count("\n") if (out / "samples.jsonl").exists() else 0
-        if done >= 4:
-            break
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_when(proc, lambda: (out / "samples.jsonl").read_text().count("\n") if (out / "samples.jsonl").exists() else 0, at_least=4, timeout_s=60)
     before = {json.loads(line)["id"] for line in (out / "samples.jsonl").read_text().splitlines() if line.strip()}
     assert 4 <= len(before) < 12, "the kill should land mid-run"
     generated_first = log.read_text().split()

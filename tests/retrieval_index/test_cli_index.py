@@ -38,16 +38,14 @@ def test_sigkill_mid_build_resumes_with_the_embeddings_it_had(tmp_path: Path) ->
     import json
     import os
     import shutil
-    import signal
     import sqlite3
     import subprocess
     import sys
-    import time
 
     import faiss
     import numpy as np
 
-    from tests.conftest import REPO
+    from tests.conftest import REPO, kill_when
 
     docs = tmp_path / "docs"
     (docs / "ddr5").mkdir(parents=True)
@@ -66,19 +64,13 @@ def test_sigkill_mid_build_resumes_with_the_embeddings_it_had(tmp_path: Path) ->
     store = tmp_path / "c2" / "embeddings.sqlite"
     env2 = {**env, "HARNESS_CACHE": str(tmp_path / "c2")}
     proc = subprocess.Popen(build(tmp_path / "resumed"), cwd=REPO, env=env2, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    stored, deadline = 0, time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        if store.exists():
-            try:
-                with sqlite3.connect(store, timeout=1) as db:
-                    stored = db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
-            except sqlite3.Error:
-                stored = 0
-            if stored >= 64:
-                break
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    def stored_vectors() -> int:
+        if not store.exists():
+            return 0
+        with sqlite3.connect(store, timeout=1) as db:
+            return int(db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
+
+    stored = kill_when(proc, stored_vectors, at_least=64)
     assert 64 <= stored < n_chunks, "the kill should land mid-build"
     assert not (tmp_path / "resumed" / "manifest.json").exists()
 

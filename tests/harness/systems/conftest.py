@@ -79,14 +79,50 @@ def _handler(state: FakeServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class LoopbackServer:
+    """Serves a :class:`FakeServer` on 127.0.0.1; a test can stop it and bring it back on the
+    same port mid-run (:meth:`restart_when`)."""
+
+    def __init__(self, state: FakeServer) -> None:
+        self.state = state
+        self._server = self._start(0)
+        self.port = self._server.server_address[1]
+        state.url = f"http://127.0.0.1:{self.port}/v1"
+        self.went_down = threading.Event()
+
+    def _start(self, port: int) -> ThreadingHTTPServer:
+        server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self.state))
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return server
+
+    def _stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def restart_when(self, seen: int, down_s: float) -> threading.Thread:
+        """Start a thread that stops the server once it has seen ``seen`` requests and restarts
+        it ``down_s`` seconds later; join it before :meth:`close`."""
+
+        def flip() -> None:
+            while len(self.state.seen) < seen:
+                time.sleep(0.005)
+            self._stop()
+            self.went_down.set()
+            time.sleep(down_s)
+            self._server = self._start(self.port)
+
+        thread = threading.Thread(target=flip)
+        thread.start()
+        return thread
+
+    def close(self) -> None:
+        self._stop()
+
+
 @pytest.fixture
 def fake_server() -> Iterator[FakeServer]:
     state = FakeServer()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    server.daemon_threads = True
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = LoopbackServer(state)
     yield state
-    server.shutdown()
-    server.server_close()
+    server.close()

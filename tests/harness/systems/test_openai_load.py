@@ -6,9 +6,6 @@ counted in run.json."""
 from __future__ import annotations
 
 import json
-import threading
-import time
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -17,7 +14,7 @@ from harness.registry import Registry
 from harness.runlog import load_run, read_samples
 from harness.runner import RunConfig, Runner
 from harness.systems.openai_system import openai
-from tests.harness.systems.conftest import FakeServer, Reply, _handler
+from tests.harness.systems.conftest import FakeServer, LoopbackServer, Reply
 
 N_ITEMS = 500
 CONCURRENCY = 8
@@ -47,37 +44,18 @@ def write_items(path: Path) -> Path:
 def test_500_requests_with_faults_and_a_restart_answer_every_item_exactly_once(tmp_path: Path, isolated_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("harness.runner.summarize", lambda *args: {})  # grading is not under test
     state = FakeServer(default_delay_s=0.005, fault=injected, untracked={n for n in range(5 * N_ITEMS) if n % 29 == 11 and injected(n) is not None and injected(n).status == 200})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    server.daemon_threads = True
-    port = server.server_address[1]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    down = threading.Event()
-
-    def restart_midway() -> None:
-        nonlocal server
-        while len(state.seen) < N_ITEMS // 2:
-            time.sleep(0.005)
-        server.shutdown()
-        server.server_close()
-        down.set()
-        time.sleep(0.5)
-        server = ThreadingHTTPServer(("127.0.0.1", port), _handler(state))
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-
-    flipper = threading.Thread(target=restart_midway)
-    flipper.start()
+    server = LoopbackServer(state)
+    flipper = server.restart_when(seen=N_ITEMS // 2, down_s=0.5)
     registry = Registry()
-    registry.register("served", lambda **o: openai(base_url=f"http://127.0.0.1:{port}/v1", model="m", concurrency=CONCURRENCY, timeout_s=TIMEOUT_S, max_retries=30, backoff_s=0.02, max_backoff_s=0.2, **o))
+    registry.register("served", lambda **o: openai(base_url=state.url, model="m", concurrency=CONCURRENCY, timeout_s=TIMEOUT_S, max_retries=30, backoff_s=0.02, max_backoff_s=0.2, **o))
     items = write_items(tmp_path / "items.jsonl")
     try:
         run_dir = Runner(RunConfig(systems="served", benchmark=str(items), output_dir=str(tmp_path / "run"), quiet=True, baseline_system="served"), registry).run()
     finally:
         flipper.join()
-        server.shutdown()
-        server.server_close()
+        server.close()
 
-    assert down.is_set(), "the server restart must happen during the run"
+    assert server.went_down.is_set(), "the server restart must happen during the run"
     samples = read_samples(run_dir)
     ids = [s["id"] for s in samples]
     assert len(ids) == N_ITEMS and len(set(ids)) == N_ITEMS, "every item answered exactly once"

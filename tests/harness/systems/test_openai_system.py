@@ -3,8 +3,6 @@ concurrency bound, TOML definition and a server that goes away mid-run."""
 
 from __future__ import annotations
 
-import threading
-import time
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from harness.runner import RunConfig, Runner
 from harness.system_config import load_system_config
 from harness.systems.openai_system import OpenAIConfig, OpenAISystem, openai
 from tests.conftest import STARTER
-from tests.harness.systems.conftest import FakeServer, Reply, _handler
+from tests.harness.systems.conftest import FakeServer, LoopbackServer, Reply, _handler
 
 FAST = {"backoff_s": 0.01, "max_backoff_s": 0.05}
 
@@ -115,30 +113,15 @@ def test_runner_commits_streamed_answers_and_survives_a_server_restart(tmp_path:
     answered once, and nothing is lost. (Grading is skipped: only the answers matter here.)"""
     monkeypatch.setattr("harness.runner.summarize", lambda *args: {})
     state = FakeServer(default_delay_s=0.05)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    port = server.server_address[1]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-
-    def restart() -> None:
-        nonlocal server
-        while len(state.seen) < 3:
-            time.sleep(0.01)
-        server.shutdown()
-        server.server_close()
-        time.sleep(0.3)
-        server = ThreadingHTTPServer(("127.0.0.1", port), _handler(state))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-
-    flipper = threading.Thread(target=restart)
-    flipper.start()
+    server = LoopbackServer(state)
+    flipper = server.restart_when(seen=3, down_s=0.3)
     registry = Registry()
-    registry.register("served", lambda **o: openai(base_url=f"http://127.0.0.1:{port}/v1", model="m", concurrency=2, max_retries=20, backoff_s=0.05, max_backoff_s=0.2, **o))
+    registry.register("served", lambda **o: openai(base_url=state.url, model="m", concurrency=2, max_retries=20, backoff_s=0.05, max_backoff_s=0.2, **o))
     try:
         run_dir = Runner(RunConfig(systems="served", benchmark=str(STARTER), output_dir=str(tmp_path / "run"), quiet=True, baseline_system="served"), registry).run()
     finally:
         flipper.join()
-        server.shutdown()
-        server.server_close()
+        server.close()
     samples = read_samples(run_dir)
     assert len(samples) == 12 and len({s["id"] for s in samples}) == 12
     assert all(s["response"].startswith("echo: ") for s in samples)
