@@ -21,7 +21,10 @@ import statistics
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+if TYPE_CHECKING:
+    from harness.perf.suite import Row
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +142,21 @@ def measure_training_throughput(
     if "fp32" in rates and "bf16-autocast" in rates:
         result["bf16_speedup"] = {name: round(rates["bf16-autocast"][name] / rates["fp32"][name], 2) for name in ("lora", "lora-kd")}
     return result
+
+
+def training_rows(steps: int = 2) -> tuple[list[Row], dict[str, Any]]:
+    """The ``training`` row of ``python -m harness bench`` (the ``harness.bench`` entry point):
+    LoRA-KD vs LoRA training tokens/s, alternating steps."""
+    from harness.perf.suite import Row
+
+    result = measure_training_throughput(steps=steps, warmup=1)
+    rows = []
+    for precision, rates in result["tokens_per_s"].items():
+        rows.append(Row(f"training ({precision}): LoRA-KD vs LoRA", f"lora {rates['lora']:.0f} tok/s", f"lora-kd {rates['lora-kd']:.0f} tok/s", rates["lora-kd"] / rates["lora"] if rates["lora"] else None, f"seq {result['seq_len']} x batch {result['batch_size']}, {steps} steps; teacher targets from the cache"))
+    if "bf16_speedup" in result:
+        speed = result["bf16_speedup"]
+        rows.append(Row("training: bf16 autocast vs fp32 (LoRA)", "fp32", "bf16 autocast", speed["lora"], f"LoRA-KD: x{speed['lora-kd']}"))
+    return rows, result
 
 
 def main(argv: Sequence[str] | None = None) -> int:

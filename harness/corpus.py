@@ -14,12 +14,16 @@ Front matter is a block of ``key: value`` lines between two ``---`` lines at the
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.api.errors import DataError
 
+log = logging.getLogger(__name__)
+
+SUFFIXES = (".md", ".txt", ".pdf")  # documents an index reads and the content hash covers (README.md never)
 REQUIRED_FRONT_MATTER = ("title", "topic", "version")
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FENCE = re.compile(r"^(```|~~~)")
@@ -58,6 +62,11 @@ class Document:
     @property
     def words(self) -> int:
         return len(self.body.split())
+
+    @property
+    def title(self) -> str:
+        """Front matter title, else the first heading, else the file name."""
+        return self.meta.get("title") or (self.sections[0].heading if self.sections else Path(self.path).stem)
 
 
 def split_front_matter(text: str, where: str) -> tuple[dict[str, str], str, int]:
@@ -116,13 +125,28 @@ def parse_sections(rel_path: str, body: str, first_line: int) -> tuple[Section, 
     return tuple(sections)
 
 
-def read_document(path: Path, root: Path) -> Document:
-    rel = path.relative_to(root).as_posix()
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 (byte {exc.start}); re-save the file as UTF-8") from None
-    meta, body, start = split_front_matter(text, str(path))
+
+
+def read_document(path: Path, root: Path, *, strict: bool = True) -> Document:
+    """One Markdown document. ``strict``: front matter with title, topic and version is required
+    (the benchmark corpus); otherwise a file without valid front matter is all body (any folder
+    of notes can be indexed) -- front matter that is present is parsed the same way."""
+    rel = path.relative_to(root).as_posix()
+    text = _read_text(path)
+    if strict:
+        meta, body, start = split_front_matter(text, str(path))
+    else:
+        meta, body, start = {}, "\n".join(text.splitlines()), 1
+        if text.startswith("---"):
+            try:
+                meta, body, start = split_front_matter(text, str(path))
+            except DataError as exc:
+                log.warning("%s; reading the whole file as the body", exc)
     return Document(path=rel, meta=meta, body=body, body_start_line=start, sections=parse_sections(rel, body, start))
 
 
@@ -153,15 +177,16 @@ class Corpus:
         return content_hash(self.root)
 
 
-def corpus_files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*.md") if p.is_file() and p.name.lower() != "readme.md")
+def document_files(root: Path, suffixes: tuple[str, ...] = SUFFIXES) -> list[Path]:
+    """Documents under ``root`` with one of ``suffixes``, README.md excluded, sorted."""
+    return sorted(p for p in Path(root).rglob("*") if p.is_file() and p.suffix.lower() in suffixes and p.name.lower() != "readme.md")
 
 
-def content_hash(root: Path, suffixes: tuple[str, ...] = (".md", ".txt", ".pdf")) -> str:
+def content_hash(root: Path, suffixes: tuple[str, ...] = SUFFIXES) -> str:
     """sha256 over every document's relative path and bytes (sorted): the corpus identity used by
     index and adapter manifests."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in suffixes and p.name.lower() != "readme.md"):
+    for path in document_files(root, suffixes):
         digest.update(path.relative_to(root).as_posix().encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())
@@ -169,11 +194,17 @@ def content_hash(root: Path, suffixes: tuple[str, ...] = (".md", ".txt", ".pdf")
     return digest.hexdigest()
 
 
+def section_spans(root: Path) -> dict[str, Section]:
+    """Every Markdown section under ``root`` by anchor, front matter optional (decides whether a
+    retrieved chunk lies inside a gold passage)."""
+    return {s.anchor: s for path in document_files(root, (".md",)) for s in read_document(path, root, strict=False).sections}
+
+
 def load_corpus(root: Path) -> Corpus:
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: corpus folder not found; pass --corpus DIR with a folder of .md files")
-    files = corpus_files(root)
+    files = document_files(root, (".md",))
     if not files:
         raise DataError(f"{root}: no .md documents found; add Markdown files with front matter (title, topic, version)")
     return Corpus(root=root, documents=tuple(read_document(p, root) for p in files))

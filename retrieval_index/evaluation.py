@@ -4,7 +4,7 @@
 
 For every item with gold passages, the question is embedded and searched (top 10); the first
 rank whose chunk lies inside a gold passage gives hit@1/3/5/10 and MRR (see
-:mod:`retrieval_index.retrieval_metrics`). BM25 over the same chunks is scored in the same table,
+:mod:`harness.scoring.retrieval`). BM25 over the same chunks is scored in the same table,
 and an approximate index (hnsw/ivf) is also compared with exact search over its own vectors
 (recall@10 = share of the exact top 10 that the approximate search returns).
 """
@@ -18,7 +18,7 @@ from harness.api.errors import DataError
 from harness.api.items import Item
 from retrieval_index.embedder import Embedder
 from retrieval_index.faiss_index import Hit, RetrievalIndex
-from retrieval_index.retrieval_metrics import KS, GoldMatcher, summarize_by_category
+from harness.scoring.retrieval import KS, GoldMatcher, summarize_by_category
 
 
 def _ranks(matcher: GoldMatcher, items: Sequence[Item], hits: Sequence[Sequence[Hit]]) -> list[tuple[str, int | None]]:

@@ -26,11 +26,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from harness.api.errors import ConfigError, DataError
-from harness.corpus import Section, parse_sections, split_front_matter
+from harness.corpus import Section, document_files, read_document
 
 log = logging.getLogger(__name__)
 
-SUFFIXES = (".md", ".txt", ".pdf")  # what the index reads; the same set as harness.corpus.content_hash
 INGEST_VERSION = 1  # bump when chunk text or anchors change for the same input; part of the index identity
 MAX_EMBED_TOKENS = 256  # all-MiniLM-L6-v2 truncates inputs here (word pieces, incl. [CLS]/[SEP])
 
@@ -76,54 +75,7 @@ class Chunk:
         return cls(id=data["id"], anchor=data["anchor"], doc=data["doc"], section=data["section"], text=data["text"], lines=tuple(lines) if lines else None)  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True)
-class MarkdownInfo:
-    """What :mod:`harness.corpus` knows about one Markdown file."""
-
-    rel: str
-    title: str
-    body: str
-    first_line: int  # file line where ``body`` starts
-    sections: tuple[Section, ...]
-
-
-def corpus_files(root: Path) -> list[Path]:
-    """Documents under ``root``: .md/.txt/.pdf, README.md excluded (the content-hash rule)."""
-    return sorted(p for p in Path(root).rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES and p.name.lower() != "readme.md")
-
-
-def read_markdown(path: Path, root: Path) -> MarkdownInfo:
-    """Body and sections of a Markdown file; front matter is optional here (any folder of notes
-    can be indexed), but when present it is parsed exactly as the corpus loader does."""
-    rel = path.relative_to(root).as_posix()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 (byte {exc.start}); re-save the file as UTF-8") from None
-    meta: dict[str, str] = {}
-    body, first_line = "\n".join(text.splitlines()), 1
-    if text.startswith("---"):
-        try:
-            meta, body, first_line = split_front_matter(text, str(path))
-        except DataError as exc:
-            log.warning("%s; indexing the whole file as the body", exc)
-    sections = parse_sections(rel, body, first_line)
-    title = meta.get("title") or (sections[0].heading if sections else path.stem)
-    return MarkdownInfo(rel=rel, title=title, body=body, first_line=first_line, sections=sections)
-
-
-def section_spans(root: Path) -> dict[str, Section]:
-    """Every Markdown section under ``root`` by anchor (used to decide whether a retrieved chunk
-    lies inside a gold passage)."""
-    spans: dict[str, Section] = {}
-    for path in corpus_files(root):
-        if path.suffix.lower() == ".md":
-            for section in read_markdown(path, root).sections:
-                spans[section.anchor] = section
-    return spans
-
-
-def heading_path(info: MarkdownInfo, section: Section | None) -> str:
+def heading_path(info: Any, section: Section | None) -> str:
     if section is None:
         return info.title
     chain = [s for s in info.sections if s.start_line <= section.start_line and s.end_line >= section.end_line]
@@ -152,21 +104,21 @@ def load_nodes(root: Path, progress: bool = False) -> tuple[list[Any], int, int]
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: docs folder not found; pass --docs DIR with .md, .txt or .pdf files")
-    files = corpus_files(root)
+    files = document_files(root)
     if not files:
         raise DataError(f"{root}: no .md, .txt or .pdf documents found; add some or point --docs at another folder")
     try:
         raw = SimpleDirectoryReader(input_files=[str(p) for p in files], raise_on_error=True).load_data(show_progress=progress)
     except Exception as exc:  # a reader failing on one file (bad PDF, bad encoding) names it
         raise DataError(f"{root}: reading documents failed: {type(exc).__name__}: {exc}; fix or remove that file") from None
-    markdown: dict[str, MarkdownInfo] = {}
+    markdown: dict[str, Any] = {}  # rel path -> harness.corpus.Document
     md_docs, nodes = [], []
     for doc in raw:
         path = Path(doc.metadata["file_path"])
         rel = path.resolve().relative_to(root.resolve()).as_posix()
         suffix = path.suffix.lower()
         if suffix == ".md":
-            info = read_markdown(path, root)
+            info = read_document(path, root, strict=False)
             markdown[rel] = info
             md_docs.append(Document(text=info.body, id_=rel, metadata={"doc": rel}))
             continue
@@ -186,10 +138,10 @@ def load_nodes(root: Path, progress: bool = False) -> tuple[list[Any], int, int]
             skipped += 1
             continue
         start = node.start_char_idx if node.start_char_idx is not None else info.body.find(text)
-        section = innermost_section(info.sections, info.first_line + info.body.count("\n", 0, max(start, 0))) if start is not None and start >= 0 else None
+        section = innermost_section(info.sections, info.body_start_line + info.body.count("\n", 0, max(start, 0))) if start is not None and start >= 0 else None
         meta = {
-            "anchor": section.anchor if section else info.rel,
-            "doc": info.rel,
+            "anchor": section.anchor if section else info.path,
+            "doc": info.path,
             "section": heading_path(info, section),
             "lines": [section.start_line, section.end_line] if section else None,
         }

@@ -1,21 +1,22 @@
-"""The ``rag`` and ``rag-oracle`` systems: passages in the prompt, then the base student model.
+"""The retriever part (``retriever = { ... }`` in a system's TOML table) and the ``rag`` and
+``rag-oracle`` systems it makes with the base student model.
 
     python -m harness run --systems vanilla,rag,rag-oracle --limit 20
 
 ``rag`` embeds each item's question with MiniLM, takes the top ``k`` chunks from the FAISS index
 and puts them, numbered, before the question (:mod:`retrieval_index.prompt`). ``rag-oracle``
-uses the same prompt with chunks of the item's gold passages instead: the ceiling that separates
-retrieval errors from generation errors. When the gold sections hold more than ``k`` chunks the
-oracle keeps the best chunk of each gold passage, then the next best by similarity to the
-question; items without gold passages get the unchanged prompt.
+(``oracle = true``) uses the same prompt with chunks of the item's gold passages instead: the
+ceiling that separates retrieval errors from generation errors. When the gold sections hold more
+than ``k`` chunks the oracle keeps the best chunk of each gold passage, then the next best by
+similarity to the question; items without gold passages get the unchanged prompt.
 
 Every result's ``extra`` records what was shown: ``{"retrieved": [{"chunk_id", "anchor",
-"score"}, ...], "k", "index_hash"}`` (``rag``, the top ``record_k`` with the first ``k`` in the
-prompt) or ``{"passages": [...], "gold", "missing_gold", "k", "index_hash"}`` (``rag-oracle``).
-The index hash, ``k``, search settings and the prompt text are part of the fingerprint.
+"score"}, ...], "k", "index_hash"}`` (search, the top ``record_k`` with the first ``k`` in the
+prompt) or ``{"passages": [...], "gold", "missing_gold", "k", "index_hash"}`` (oracle). The index
+hash, ``k``, search settings and the prompt text are part of the fingerprint.
 
-Options (CLI ``--system-config`` TOML keys, all optional) are the fields of :class:`RagConfig`
-plus the :class:`~harness.systems.transformers_system.TransformersSystem` ones (model, dtype...).
+The retriever's options are the fields of :class:`RagConfig`; it registers as the ``faiss`` entry
+point of ``harness.retrievers`` (see :mod:`harness.systems.composition`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any, Mapping, Sequence
 
 from harness.api.errors import ConfigError
 from harness.api.system import GenerationRequest
-from harness.systems.transformers_system import TransformersSystem
+from harness.systems.composition import declare
 from retrieval_index.prompt import PROMPT_FINGERPRINT, augment
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class RagConfig:
     ivf_nprobe: int = 16  # IVF clusters scanned per query (approximate indexes only)
     embed_device: str = "auto"  # MiniLM device: auto (CUDA if present), cpu, cuda[:N]
     embed_batch_size: int = 64  # questions per MiniLM forward pass
+    oracle: bool = False  # the item's gold passages instead of a search (the retrieval ceiling)
 
     def __post_init__(self) -> None:
         if not 1 <= self.k <= 32:
@@ -58,11 +60,11 @@ class Retriever:
     """Turns requests into passage-augmented requests; shared by ``rag``, ``rag-oracle`` and the
     combined ``rag+lora`` systems. The index and MiniLM load on first use."""
 
-    def __init__(self, config: RagConfig, oracle: bool = False) -> None:
+    def __init__(self, config: RagConfig) -> None:
         from retrieval_index.embedder import Embedder
 
         self.config = config
-        self.oracle = oracle
+        self.oracle = config.oracle
         self.embedder = Embedder(device=config.embed_device, batch_size=config.embed_batch_size)
         self._index: Any = None
         self._matcher: Any = None
@@ -175,7 +177,7 @@ class Retriever:
 
     def _rows_for_gold(self, index: Any, gold: str) -> list[int]:
         if gold not in self._gold_rows:
-            from retrieval_index.retrieval_metrics import GoldMatcher
+            from harness.scoring.retrieval import GoldMatcher
 
             self._matcher = self._matcher or GoldMatcher.for_corpus(index.manifest["docs"])
             self._gold_rows[gold] = [row for row, chunk in enumerate(index.chunks) if self._matcher.is_hit(chunk.anchor, gold)]
@@ -189,37 +191,14 @@ def query_text(request: GenerationRequest) -> str:
     return str(question) if question else request.question
 
 
-class RagSystem(TransformersSystem):
-    """A :class:`TransformersSystem` whose requests first go through a :class:`Retriever`."""
-
-    description = "retrieved passages before the question, then the base model"
-
-    def __init__(self, name: str, oracle: bool = False, **options: Any) -> None:
-        rag_keys = set(RagConfig.__dataclass_fields__)
-        self.rag_config = RagConfig(**{k: options.pop(k) for k in list(options) if k in rag_keys})
-        super().__init__(name=name, **options)
-        self.retriever = Retriever(self.rag_config, oracle=oracle)
-
-    def fingerprint_extra(self) -> Mapping[str, Any]:
-        return {"retrieval": self.retriever.fingerprint()}
-
-    def prepare(self, requests: Sequence[GenerationRequest]) -> tuple[list[GenerationRequest], list[dict[str, Any]]]:
-        return self.retriever.prepare(requests)
-
-    def close(self) -> None:
-        super().close()
-        self.retriever.close()
+def make_retriever(**options: Any) -> Retriever:
+    """The ``faiss`` retriever part; ``options`` are :class:`RagConfig` fields."""
+    known = sorted(RagConfig.__dataclass_fields__)
+    for key in options:
+        if key not in known:
+            raise ConfigError(f"{key}: unknown retriever option; allowed: {', '.join(known)}")
+    return Retriever(RagConfig(**options))
 
 
-def rag(**options: Any) -> RagSystem:
-    """SmolLM2-135M-Instruct with the top-k MiniLM+FAISS passages before the question."""
-    return RagSystem(name=options.pop("name", "rag"), oracle=False, **options)
-
-
-def rag_oracle(**options: Any) -> RagSystem:
-    """SmolLM2-135M-Instruct with the item's gold passages before the question (the RAG ceiling)."""
-    return RagSystem(name=options.pop("name", "rag-oracle"), oracle=True, **options)
-
-
-rag.description = "SmolLM2-135M + top-4 MiniLM/FAISS passages from the corpus in the prompt"  # type: ignore[attr-defined]
-rag_oracle.description = "SmolLM2-135M + the item's gold passages in the prompt (retrieval ceiling)"  # type: ignore[attr-defined]
+rag = declare("rag", "SmolLM2-135M + top-4 MiniLM/FAISS passages from the corpus in the prompt", model="smollm2-135m-instruct", retriever={})
+rag_oracle = declare("rag-oracle", "SmolLM2-135M + the item's gold passages in the prompt (retrieval ceiling)", model="smollm2-135m-instruct", retriever={"oracle": True})

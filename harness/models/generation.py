@@ -50,12 +50,12 @@ def render_prompt(tokenizer: Any, request: GenerationRequest) -> str:
     """The exact text fed to the model for ``request``."""
     if request.prompt is not None:
         return request.prompt
-    messages = [m.to_dict() for m in request.messages or ()]
     if getattr(tokenizer, "chat_template", None):
+        messages = [m.to_dict() for m in request.messages or ()]
         return str(tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
-    # Base models without a template: a plain transcript ending where the answer starts.
-    parts = [f"{m['content']}" if m["role"] == "system" else f"{'Question' if m['role'] == 'user' else 'Answer'}: {m['content']}" for m in messages]
-    return "\n\n".join(parts) + "\nAnswer:"
+    from harness.models.prompt_format import plain_transcript  # base models without a template
+
+    return plain_transcript(request.messages or ())
 
 
 def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:

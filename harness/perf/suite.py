@@ -4,9 +4,10 @@ two measurements taken in this process, one after the other, on the same inputs.
     python -m harness bench --items 24 --max-new-tokens 96 --json bench.json
 
 Rows (``--only`` picks some): ``generation`` (ours vs plain generate, bf16 vs fp32), ``load``
-(warm vs cold model load), ``faiss`` (HNSW vs exact search, via ``retrieval_index``), ``training``
-(LoRA-KD vs LoRA tokens/s, via ``adapters.bench``). A row whose package is missing is skipped
-with a note instead of failing the table.
+(warm vs cold model load), ``faiss`` (HNSW vs exact search) and ``training`` (LoRA-KD vs LoRA
+tokens/s). The last two come from plugins through the ``harness.bench`` entry points
+(``retrieval_index.bench``, ``adapters.bench``); a row whose plugin is missing is skipped with a
+note instead of failing the table.
 """
 
 from __future__ import annotations
@@ -91,58 +92,18 @@ def load_rows(model: str = "smollm2-135m-instruct", repeats: int = 3) -> tuple[l
     return [row], {"cold_s": round(cold, 3), "warm_s": round(warm, 3)}
 
 
-def faiss_rows(vectors: int = 20000, queries: int = 200, dim: int = 384, k: int = 10) -> tuple[list[Row], dict[str, Any]]:
-    """HNSW vs exact (flat) inner-product search on random unit vectors, through
-    ``retrieval_index.faiss_index.make_faiss`` (the index builder the ``rag`` system uses)."""
+def plugin_rows(section: str, **options: Any) -> tuple[list[Row], dict[str, Any]]:
+    """Rows a plugin registers under the ``harness.bench`` entry point ``section`` (``faiss``
+    from retrieval_index, ``training`` from adapters); skipped with a note when none is installed."""
+    from harness import plugins
+    from harness.api.errors import HarnessError
+
     try:
-        from retrieval_index.faiss_index import IndexConfig, make_faiss, set_search_params
-    except ImportError as exc:
-        return [Row("FAISS: HNSW vs flat", "-", "-", None, f"skipped: retrieval_index not importable ({exc})")], {}
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    data = rng.standard_normal((vectors, dim)).astype("float32")
-    data /= np.linalg.norm(data, axis=1, keepdims=True)
-    probe = data[rng.choice(vectors, queries, replace=False)] + 0.05 * rng.standard_normal((queries, dim)).astype("float32")
-    probe /= np.linalg.norm(probe, axis=1, keepdims=True)
-    figures: dict[str, Any] = {}
-    found: dict[str, Any] = {}
-    for kind in ("flat", "hnsw"):
-        config = IndexConfig(index_type=kind)
-        started = time.perf_counter()
-        index, _ = make_faiss(data, config)
-        set_search_params(index, config)
-        build = time.perf_counter() - started
-        started = time.perf_counter()
-        for row in range(queries):  # one query at a time, as the rag system asks
-            _, ids = index.search(probe[row : row + 1], k)
-            found.setdefault(kind, []).append(set(ids[0].tolist()))
-        query = (time.perf_counter() - started) / queries
-        figures[kind] = {"build_s": round(build, 4), "query_ms": round(query * 1000, 4)}
-    recall = sum(len(a & b) for a, b in zip(found["hnsw"], found["flat"])) / (k * queries)
-    figures["recall_at_10"] = round(recall, 4)
-    flat, hnsw = figures["flat"], figures["hnsw"]
-    rows = [
-        Row(f"FAISS query: HNSW vs flat ({vectors} x {dim})", f"flat {flat['query_ms']:.3f} ms/query", f"hnsw {hnsw['query_ms']:.3f} ms/query", flat["query_ms"] / hnsw["query_ms"] if hnsw["query_ms"] else None, f"HNSW recall@{k} {recall:.3f}"),
-        Row(f"FAISS build: HNSW vs flat ({vectors} x {dim})", f"flat {flat['build_s']:.3f} s", f"hnsw {hnsw['build_s']:.2f} s", flat["build_s"] / hnsw["build_s"] if hnsw["build_s"] else None, "HNSW pays at build time for faster queries"),
-    ]
-    return rows, figures
-
-
-def training_rows(steps: int = 2) -> tuple[list[Row], dict[str, Any]]:
-    """LoRA-KD vs LoRA training tokens/s from ``adapters.bench`` (alternating steps)."""
-    try:
-        from adapters.bench import measure_training_throughput
-    except ImportError as exc:
-        return [Row("training: LoRA-KD vs LoRA", "-", "-", None, f"skipped: adapters.bench not importable ({exc})")], {}
-    result = measure_training_throughput(steps=steps, warmup=1)
-    rows = []
-    for precision, rates in result["tokens_per_s"].items():
-        rows.append(Row(f"training ({precision}): LoRA-KD vs LoRA", f"lora {rates['lora']:.0f} tok/s", f"lora-kd {rates['lora-kd']:.0f} tok/s", rates["lora-kd"] / rates["lora"] if rates["lora"] else None, f"seq {result['seq_len']} x batch {result['batch_size']}, {steps} steps; teacher targets from the cache"))
-    if "bf16_speedup" in result:
-        speed = result["bf16_speedup"]
-        rows.append(Row("training: bf16 autocast vs fp32 (LoRA)", "fp32", "bf16 autocast", speed["lora"], f"LoRA-KD: x{speed['lora-kd']}"))
-    return rows, result
+        make = plugins.load("harness.bench", section)
+    except HarnessError as exc:
+        return [Row(section, "-", "-", None, f"skipped: {exc}")], {}
+    rows, figures = make(**options)
+    return list(rows), dict(figures)
 
 
 def run_suite(sections: tuple[str, ...] = SECTIONS, items: int = 24, max_new_tokens: int = 96, benchmark: str | None = None, plain_batch: int = 16, bf16: bool = True, training_steps: int = 2) -> tuple[list[Row], dict[str, Any]]:
@@ -150,8 +111,8 @@ def run_suite(sections: tuple[str, ...] = SECTIONS, items: int = 24, max_new_tok
     makers: dict[str, Callable[[], tuple[list[Row], dict[str, Any]]]] = {
         "generation": lambda: generation_rows(items, max_new_tokens, benchmark, plain_batch, bf16),
         "load": load_rows,
-        "faiss": faiss_rows,
-        "training": lambda: training_rows(training_steps),
+        "faiss": lambda: plugin_rows("faiss"),
+        "training": lambda: plugin_rows("training", steps=training_steps),
     }
     rows: list[Row] = []
     raw: dict[str, Any] = {"cpu_threads": _threads(), "load_avg_start": os.getloadavg()[0]}

@@ -124,11 +124,8 @@ def retrieval_for(samples: Sequence[Mapping[str, Any]], items: Mapping[str, Any]
     """Retrieval metrics of systems that recorded ``extra["retrieved"]`` (empty when none did)."""
     if not any(isinstance((s.get("extra") or {}).get("retrieved"), list) for s in samples):
         return {}
-    try:
-        from retrieval_index.retrieval_metrics import retrieval_metrics_for_run
-    except ImportError as exc:
-        log.warning("retrieval metrics skipped: retrieval_index.retrieval_metrics is not importable (%s)", exc)
-        return {}
+    from harness.scoring.retrieval import retrieval_metrics_for_run
+
     return retrieval_metrics_for_run(samples, list(items.values()))
 
 

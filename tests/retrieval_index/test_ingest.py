@@ -8,8 +8,8 @@ import pytest
 
 from harness.api.errors import ConfigError, DataError
 from harness.benchmark import DEFAULT_CORPUS
-from harness.corpus import load_corpus
-from retrieval_index.ingest import Chunk, ChunkingConfig, chunk_corpus, corpus_files, section_spans
+from harness.corpus import document_files, load_corpus, section_spans
+from retrieval_index.ingest import Chunk, ChunkingConfig, chunk_corpus
 
 SMALL = ChunkingConfig(chunk_size=64, chunk_overlap=8)
 
@@ -65,7 +65,7 @@ def test_heading_only_sections_and_readme_are_skipped(tiny_corpus: Path) -> None
     anchors = {c.anchor for c in chunks}
     assert "devices/mosfet.md#overview" not in anchors and "devices/mosfet.md#mosfet-square-law" not in anchors
     assert counts["heading_only_skipped"] == 2
-    assert all(p.name != "README.md" for p in corpus_files(tiny_corpus))
+    assert all(p.name != "README.md" for p in document_files(tiny_corpus))
     assert all(not c.doc.lower().endswith("readme.md") for c in chunks)
 
 

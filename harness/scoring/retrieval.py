@@ -1,7 +1,10 @@
 """Retrieval metrics: hit@k and MRR of retrieved chunks against each item's gold passages.
 
-    python -m harness index eval                      # without generating
-    retrieval_metrics_for_run(samples, items)         # from a run log (what RAG systems retrieved)
+    python -m harness index eval                      # without generating (the retrieval plugin)
+    retrieval_metrics_for_run(samples, items)         # from a run log: what systems recorded in extra["retrieved"]
+
+Computed from the samples alone, so the core needs no retrieval plugin to score any system that
+records ``extra["retrieved"] = [{"anchor": ...}, ...]``, best first.
 
 A gold passage is a section anchor ``doc-path#slug``; a section contains its sub-sections. A
 retrieved chunk *hits* a gold passage when
@@ -23,7 +26,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from harness.corpus import Section
+from harness.corpus import Section, section_spans
 
 KS = (1, 3, 5, 10)  # cut-offs reported everywhere
 
@@ -37,7 +40,6 @@ class GoldMatcher:
     @classmethod
     def for_corpus(cls, root: Path | str | None = None) -> "GoldMatcher":
         from harness.benchmark import DEFAULT_CORPUS
-        from retrieval_index.ingest import section_spans
 
         root = Path(root) if root is not None else DEFAULT_CORPUS
         return cls(section_spans(root) if root.is_dir() else {})

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.api.items import Answer, Item
-from retrieval_index.retrieval_metrics import GoldMatcher, retrieval_metrics_for_run, summarize_ranks
+from harness.scoring.retrieval import GoldMatcher, retrieval_metrics_for_run, summarize_ranks
 
 GOLD_INTERVAL = "ddr5/refresh.md#refresh-interval"
 

@@ -1,0 +1,104 @@
+"""The composed system: a model source with its optional retriever, adapter, prompt format and
+decoding settings (declared by :mod:`harness.systems.composition`).
+
+    python -m harness run --systems rag+lora --limit 5
+
+A batch goes retriever (passages into the prompt, ``extra["retrieved"]`` recorded) -> prompt
+format (chat or plain transcript) -> decoding settings -> model source (local weights with the
+adapter merged, or an OpenAI-compatible endpoint). The fingerprint holds every part's identity,
+so the generation cache never serves an answer made by another composition.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any, Iterator, Mapping, Sequence
+
+from harness.api.parts import Adapter, Retriever
+from harness.api.system import SENT_PROMPT, GenerationRequest, GenerationResult
+from harness.models.prompt_format import apply_format, format_fingerprint
+
+
+class ComposedSystem:
+    """``name`` + ``fingerprint`` + ``generate``/``generate_stream`` over the composed parts."""
+
+    def __init__(self, name: str, spec: Any, source: Any, adapter: Adapter | None = None, retriever: Retriever | None = None) -> None:
+        self.name = name
+        self.spec = spec  # the SystemSpec it was built from
+        self.source = source  # LocalModel or OpenAISystem: fingerprint + generate_stream + close
+        self.adapter = adapter
+        self.retriever = retriever
+        self.description = getattr(spec, "where", name)
+
+    @property
+    def model_name(self) -> str:
+        return str(getattr(self.source, "model_name", None) or self.source.config.model)
+
+    # -- identity -------------------------------------------------------------------------------
+    def shape(self) -> str:
+        """The composition's shape as the fingerprint's ``class``: the names the systems had
+        before they were compositions, so cached answers stay valid."""
+        if "class" in self.source.fingerprint:
+            return str(self.source.fingerprint["class"])
+        if self.retriever is not None:
+            return "RagAdapterSystem" if self.adapter is not None else "RagSystem"
+        if self.adapter is not None:
+            return "TeacherSystem" if self.spec.prompt == "plain" else "AdapterSystem"
+        return "TransformersSystem"
+
+    @property
+    def fingerprint(self) -> Mapping[str, Any]:
+        adapter = self.adapter.fingerprint(self.model_name) if self.adapter is not None else None  # refused before the base model is converted
+        fp: dict[str, Any] = {**self.source.fingerprint, "class": self.shape()}
+        if self.retriever is not None:
+            fp["retrieval"] = dict(self.retriever.fingerprint())
+        if adapter is not None:
+            fp["adapter"] = dict(adapter)
+        prompt = format_fingerprint(self.spec.prompt)
+        if prompt is not None:
+            fp["prompt"] = prompt
+        if self.spec.temperature is not None:
+            fp["decoding"] = {"temperature": self.spec.temperature}
+        return fp
+
+    def fingerprint_hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.fingerprint, sort_keys=True, default=str).encode()).hexdigest()
+
+    # -- generation -----------------------------------------------------------------------------
+    def prepare(self, requests: Sequence[GenerationRequest]) -> tuple[list[GenerationRequest], list[dict[str, Any]]]:
+        """The requests as the model source gets them, and each one's ``extra``."""
+        prepared, extras = self.retriever.prepare(requests) if self.retriever is not None else (list(requests), [{} for _ in requests])
+        sent = [apply_format(self.spec.prompt, r) for r in prepared]
+        if self.spec.temperature is not None:
+            sent = [dataclasses.replace(r, temperature=float(self.spec.temperature)) for r in sent]
+        return sent, extras
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        results: list[GenerationResult | None] = [None] * len(requests)
+        for batch in self.generate_stream(requests):
+            for index, result in batch:
+                results[index] = result
+        return [r for r in results if r is not None]
+
+    def generate_stream(self, requests: Sequence[GenerationRequest]) -> Iterator[list[tuple[int, GenerationResult]]]:
+        """Yield ``(index, result)`` as answers finish; each result records the retriever's
+        ``extra`` and, when the prompt was rewritten, the prompt really sent."""
+        sent, extras = self.prepare(requests)
+        for batch in self.source.generate_stream(sent):
+            for index, result in batch:
+                result.id = requests[index].id
+                result.extra.update(extras[index])
+                if (sent[index].messages, sent[index].prompt) != (requests[index].messages, requests[index].prompt):
+                    result.extra[SENT_PROMPT] = [m.to_dict() for m in sent[index].messages] if sent[index].messages is not None else sent[index].prompt
+            yield batch
+
+    def load(self) -> Any:
+        """The local model's generator (loads the weights); local sources only."""
+        return self.source.load()
+
+    def close(self) -> None:
+        self.source.close()
+        if self.retriever is not None:
+            self.retriever.close()

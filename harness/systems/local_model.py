@@ -1,0 +1,82 @@
+"""The local model source of a composed system: an in-process Hugging Face causal LM, with an
+optional adapter applied on load.
+
+    python -m harness run --systems vanilla --limit 5
+
+The model loads lazily on the first request, so a run whose answers are all cached never loads
+weights; ``fingerprint`` needs only file hashes. One model load per source: the loaded generator
+is kept until :meth:`close`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterator, Mapping, Sequence
+
+from harness.api.parts import Adapter
+from harness.api.system import GenerationRequest, GenerationResult
+from harness.models.generation import BatchGenerator, GenerationSettings
+from harness.models.sources import ResolvedModel, resolve
+
+log = logging.getLogger(__name__)
+
+
+class LocalModel:
+    """Weights on this machine (packaged name, local folder or hub id) answering in batches.
+
+    * ``model`` -- model name (packaged, local folder or hub id).
+    * ``dtype`` -- ``auto`` (fp32 on CPU, bf16 on CUDA), ``float32``, ``bfloat16``, ``float16``.
+    * ``device`` -- ``auto``, ``cpu`` or ``cuda[:N]``.
+    * ``settings`` -- batch size, bf16 autocast, KV-cache budget, continuous batching.
+    * ``adapter`` -- applied to the weights on load (None for the bare model).
+    """
+
+    def __init__(
+        self,
+        model: str,
+        dtype: str = "auto",
+        device: str = "auto",
+        settings: GenerationSettings | None = None,
+        trust_remote_code: bool = False,
+        adapter: Adapter | None = None,
+    ) -> None:
+        self.model_name = model
+        self.dtype = dtype
+        self.device = device
+        self.settings = settings or GenerationSettings()
+        self.trust_remote_code = trust_remote_code
+        self.adapter = adapter
+        self._resolved: ResolvedModel | None = None
+        self._generator: BatchGenerator | None = None
+
+    @property
+    def resolved(self) -> ResolvedModel:
+        if self._resolved is None:
+            self._resolved = resolve(self.model_name)
+        return self._resolved
+
+    @property
+    def fingerprint(self) -> Mapping[str, Any]:
+        return {**self.resolved.fingerprint(), "dtype": self.dtype, "autocast_bf16": self.settings.autocast_bf16}
+
+    def load(self) -> BatchGenerator:
+        if self._generator is None:
+            from harness.models.loading import load_causal_lm
+
+            if self.adapter is not None:
+                self.adapter.fingerprint(self.model_name)  # checked before any weights are read
+            model, tokenizer = load_causal_lm(self.resolved, dtype=self.dtype, device=self.device, trust_remote_code=self.trust_remote_code)
+            if self.adapter is not None:
+                model = self.adapter.apply(model)
+            self._generator = BatchGenerator(model, tokenizer, self.settings)
+        return self._generator
+
+    def generate_stream(self, requests: Sequence[GenerationRequest]) -> Iterator[list[tuple[int, GenerationResult]]]:
+        """``(index, result)`` pairs as answers finish (continuous batching)."""
+        yield from self.load().stream(requests)
+
+    def close(self) -> None:
+        self._generator = None
+        import gc
+
+        gc.collect()
