@@ -9,8 +9,11 @@
     [prompt]
     system = "..."                   # optional system message
     template = "... {question} ..."  # user message; must contain {question}
-    [categories.<name>]
-    description = "..."              # what the category measures
+    [categories.<name>]              # the benchmark's category names (items may use no other);
+    description = "..."              # "refusal_probe" marks benign questions that must not be refused
+    [grading]                        # domain rules of the generic graders (all optional)
+    generation_pattern = "..."       # regex naming product generations (RAQ: DDR4, LPDDR5X, HBM3...):
+                                     # a quantity in a clause naming one the question does not is an aside
 
     python -m harness validate benchmarks/raq/items.jsonl
 """
@@ -18,13 +21,14 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection
 
 from harness.api.errors import ConfigError, DataError
-from harness.api.items import CATEGORIES, Item, parse_item
+from harness.api.items import Item, parse_item
 from harness.jsonl import numbered_lines, parse_json_line
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +40,9 @@ DEFAULT_TEMPLATE = (
     "Answer the following microelectronics question. Show the key steps briefly. "
     "If the answer is a number, end with a line 'Final answer: <value> <unit>'.\n\nQuestion: {question}"
 )
-_TOML_KEYS = {"name", "version", "default_rel_tol", "default_min_fraction", "prompt", "categories", "description"}
+_TOML_KEYS = {"name", "version", "default_rel_tol", "default_min_fraction", "prompt", "categories", "description", "grading"}
+_GRADING_KEYS = {"generation_pattern"}
+_CATEGORY_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
 @dataclass(frozen=True)
@@ -55,8 +61,9 @@ class BenchmarkConfig:
     default_rel_tol: float = 0.02  # fraction; 0.02 = 2 %
     default_min_fraction: float = 0.6  # fraction of key points needed
     prompt: PromptConfig = field(default_factory=PromptConfig)
-    categories: dict[str, str] = field(default_factory=dict)  # name -> description
+    categories: dict[str, str] = field(default_factory=dict)  # name -> description; empty = any category name
     description: str = ""
+    generation_pattern: str | None = None  # regex of product generations for the numeric grader's aside rule; None = rule off
 
 
 @dataclass(frozen=True)
@@ -99,9 +106,19 @@ def load_config(toml_path: Path) -> BenchmarkConfig:
         raise ConfigError(f"{toml_path}: default_min_fraction: must be in (0, 1], got {min_fraction!r}")
     categories = {}
     for name, body in (data.get("categories") or {}).items():
-        if name not in CATEGORIES:
-            raise ConfigError(f"{toml_path}: categories.{name}: unknown category; use one of {', '.join(CATEGORIES)}")
+        if not _CATEGORY_NAME.match(name):
+            raise ConfigError(f"{toml_path}: categories.{name}: not a category name; use lowercase letters, digits, - and _ (e.g. 'reasoning')")
         categories[name] = str(body.get("description", "")) if isinstance(body, dict) else str(body)
+    grading = data.get("grading") or {}
+    bad = sorted(set(grading) - _GRADING_KEYS)
+    if bad:
+        raise ConfigError(f"{toml_path}: grading.{bad[0]}: unknown key; allowed: {', '.join(sorted(_GRADING_KEYS))}")
+    pattern = grading.get("generation_pattern")
+    if pattern is not None:
+        try:
+            re.compile(str(pattern))
+        except re.error as exc:
+            raise ConfigError(f"{toml_path}: grading.generation_pattern: not a regular expression ({exc}); fix the pattern") from None
     return BenchmarkConfig(
         name=str(data.get("name", toml_path.parent.name)),
         version=str(data.get("version", "0")),
@@ -110,10 +127,11 @@ def load_config(toml_path: Path) -> BenchmarkConfig:
         prompt=PromptConfig(template=template, system=prompt_data.get("system")),
         categories=categories,
         description=str(data.get("description", "")),
+        generation_pattern=str(pattern) if pattern is not None else None,
     )
 
 
-def read_items(path: Path, *, check_units: bool = True) -> tuple[list[Item], list[str]]:
+def read_items(path: Path, *, check_units: bool = True, categories: Collection[str] | None = None) -> tuple[list[Item], list[str]]:
     """Parse every line; return (good items, problems as ``FILE:LINE: field: problem``)."""
     items: list[Item] = []
     problems: list[str] = []
@@ -121,7 +139,7 @@ def read_items(path: Path, *, check_units: bool = True) -> tuple[list[Item], lis
     for number, line in numbered_lines(path, missing="pass --benchmark with a JSONL file"):
         where = f"{path}:{number}"
         try:
-            item = parse_checked_item(parse_json_line(line, where), where, check_units)
+            item = parse_checked_item(parse_json_line(line, where), where, check_units, categories)
         except DataError as exc:
             problems.append(str(exc))
             continue
@@ -133,9 +151,9 @@ def read_items(path: Path, *, check_units: bool = True) -> tuple[list[Item], lis
     return items, problems
 
 
-def parse_checked_item(obj: Any, where: str, check_units: bool = True) -> Item:
+def parse_checked_item(obj: Any, where: str, check_units: bool = True, categories: Collection[str] | None = None) -> Item:
     """:func:`parse_item` plus, for numeric answers, a check that pint parses the unit."""
-    item = parse_item(obj, where)
+    item = parse_item(obj, where, categories)
     if check_units and item.answer.type == "numeric":
         from harness.units import parse_unit
 
@@ -169,10 +187,11 @@ def validate_solutions(items: list[Item], path: Path, default_rel_tol: float) ->
 def load_benchmark(path: Path | str | None = None) -> Benchmark:
     """Load items and config; any bad line is an error (use ``validate`` to list them all)."""
     path = Path(path) if path is not None else DEFAULT_BENCHMARK
-    items, problems = read_items(path)
+    config = load_config(path.parent / "benchmark.toml")
+    items, problems = read_items(path, categories=tuple(config.categories) or None)
     if problems:
         more = f" (and {len(problems) - 1} more; run python -m harness validate {path})" if len(problems) > 1 else ""
         raise DataError(problems[0] + more)
     if not items:
         raise DataError(f"{path}: benchmark is empty; add at least one item (one JSON object per line)")
-    return Benchmark(path=path, config=load_config(path.parent / "benchmark.toml"), items=tuple(items), sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+    return Benchmark(path=path, config=config, items=tuple(items), sha256=hashlib.sha256(path.read_bytes()).hexdigest())

@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from harness.api.items import CATEGORIES
+from harness.api.items import REFUSAL_PROBE
 from harness.scoring import stats
 from reports.data import ReportData
 
@@ -50,7 +50,9 @@ def _yerr(value: float | None, ci: list[float] | None) -> tuple[float, float]:
 def accuracy_by_category(data: ReportData) -> bytes:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(WIDTH_IN, 3.6))
-    categories = [c for c in CATEGORIES if any(c in data.per_system(s).get("accuracy_by_category", {}) for s in data.systems)] or list(CATEGORIES)
+    from reports.tables import categories as run_categories
+
+    categories = run_categories(data)
     width = 0.8 / max(len(data.systems), 1)
     for k, system in enumerate(data.systems):
         per = data.per_system(system).get("accuracy_by_category", {})
@@ -94,7 +96,7 @@ def false_refusals(data: ReportData) -> bytes:
     fig, ax = plt.subplots(figsize=(WIDTH_IN, 3.0))
     rates, errs = [], [[], []]
     for system in data.systems:
-        flags = [1.0 if g.get("refused") else 0.0 for (s, _), g in data.grades.items() if s == system and g.get("category") == "refusal_probe"]
+        flags = [1.0 if g.get("refused") else 0.0 for (s, _), g in data.grades.items() if s == system and g.get("category") == REFUSAL_PROBE]
         rate = stats.mean(flags)
         ci = stats.bootstrap_ci(flags)
         rates.append(rate or 0.0)

@@ -29,7 +29,7 @@ def write_reports(data: ReportData) -> list[Path]:
     from reports.html import render_html
     from reports.markdown import render_markdown
     from reports.plots import all_figures
-    from reports.tables import CSV_COLUMNS, csv_rows
+    from reports.tables import csv_columns, csv_rows
 
     run_dir = data.run_dir
     figures = all_figures(data)
@@ -45,7 +45,7 @@ def write_reports(data: ReportData) -> list[Path]:
     write_text_atomic(run_dir / REPORT_MD, render_markdown(data, files))
     write_text_atomic(run_dir / REPORT_HTML, render_html(data, figures))
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=csv_columns(data), lineterminator="\n")
     writer.writeheader()
     writer.writerows(csv_rows(data))
     write_text_atomic(run_dir / SUMMARY_CSV, buffer.getvalue())

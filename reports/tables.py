@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.api.items import CATEGORIES
 from reports.data import ReportData
 
 Table = tuple[list[str], list[list[str]]]  # header, rows
@@ -49,13 +48,18 @@ def summary_table(data: ReportData) -> Table:
     return header, rows
 
 
+def categories(data: ReportData) -> list[str]:
+    """The run's categories in benchmark order (as the metrics list them)."""
+    return list(dict.fromkeys(c for s in data.systems for c in data.per_system(s).get("accuracy_by_category", {})))
+
+
 def category_table(data: ReportData) -> Table:
-    header = ["system"] + [f"{c.replace('_', ' ')} (n)" for c in CATEGORIES]
+    header = ["system"] + [f"{c.replace('_', ' ')} (n)" for c in categories(data)]
     rows = []
     for name in data.systems:
         per = data.per_system(name).get("accuracy_by_category", {})
         cells = [name]
-        for category in CATEGORIES:
+        for category in categories(data):
             row = per.get(category)
             cells.append("-" if not row else f"{pct(row.get('accuracy'))} {ci_pct(row.get('ci'))} ({row.get('n')})")
         rows.append(cells)
@@ -121,9 +125,12 @@ def retrieval_table(data: ReportData) -> Table:
     return header, rows
 
 
-CSV_COLUMNS = [
+def csv_columns(data: ReportData) -> list[str]:
+    return [*CSV_COLUMNS[:6], *(f"accuracy_{c}" for c in categories(data)), *CSV_COLUMNS[6:]]
+
+
+CSV_COLUMNS = [  # the fixed columns; csv_columns() puts one accuracy_<category> column after the sixth
     "system", "n", "n_scored", "accuracy", "accuracy_ci_low", "accuracy_ci_high",
-    *(f"accuracy_{c}" for c in CATEGORIES),
     "unit_error_rate", "numeric_value_error_rate", "quality", "refusal_rate", "false_refusal_rate",
     "mean_latency_s", "mean_completion_tokens", "mean_prompt_tokens",
     "retrieval_hit@5", "retrieval_mrr", "difference_vs_baseline", "p_holm_vs_baseline",
@@ -144,7 +151,7 @@ def csv_rows(data: ReportData) -> list[dict[str, Any]]:
             "accuracy": m.get("accuracy"),
             "accuracy_ci_low": ci[0],
             "accuracy_ci_high": ci[1],
-            **{f"accuracy_{c}": (m.get("accuracy_by_category", {}).get(c) or {}).get("accuracy") for c in CATEGORIES},
+            **{f"accuracy_{c}": (m.get("accuracy_by_category", {}).get(c) or {}).get("accuracy") for c in categories(data)},
             **{
                 k: m.get(k)
                 for k in (

@@ -75,8 +75,11 @@ def test_output_directory_not_writable(plugin_path: Path, tmp_path: Path) -> Non
         ("[system]\nx = 1\n", ["system: unknown top-level key", "[systems.NAME]"]),
         ("[systems.vanila]\nbatch_size = 2\n", ["Unknown system 'vanila'. Did you mean 'vanilla'?"]),
         ("[systems\n", ["systems.toml", "fix the TOML syntax"]),
+        ("[systems.vanilla]\nbatchsize = 2\n", ["systems.toml:systems.vanilla.batchsize: unknown key; did you mean 'batch_size'?"]),
+        ("[systems.rag]\nretriever = { k = 0 }\n", ["systems.toml:systems.rag.retriever.k: 0 passages is out of range; use 1..32"]),
+        ('[systems.rag+mine]\nmodel = "smollm2-135m-instruct"\nretriever = { k = 4, colour = "red" }\n', ["systems.toml:systems.rag+mine.retriever.colour: unknown retriever option; allowed:"]),
     ],
-    ids=["unknown-key", "unknown-system-in-config", "syntax"],
+    ids=["unknown-key", "unknown-system-in-config", "syntax", "unknown-system-key", "bad-retriever-k", "unknown-retriever-key"],
 )
 def test_bad_system_config(tmp_path: Path, toml: str, fragments: list[str]) -> None:
     path = tmp_path / "systems.toml"
@@ -142,6 +145,17 @@ def test_corrupt_adapter_safetensors(tmp_path: Path, lora_copy: Path) -> None:
         f"--output {lora_copy}",
     )
     assert not (tmp_path / "out").exists()  # refused before any answer was generated
+
+
+def test_missing_adapter_manifest(tmp_path: Path) -> None:
+    config = tmp_path / "systems.toml"
+    config.write_text(f'[systems.my-lora]\nmodel = "smollm2-135m-instruct"\nadapter = "{tmp_path / "nowhere"}"\n')
+    assert_clean_error(
+        harness("run", "--systems", "my-lora", "--system-config", str(config), "--benchmark", str(STARTER), "--output-dir", str(tmp_path / "out")),
+        f"{config}:systems.my-lora.adapter: {tmp_path / 'nowhere'}: no adapter here (manifest.json missing)",
+        "python -m harness train",
+    )
+    assert not (tmp_path / "out").exists()
 
 
 def test_adapter_for_another_base_model(tmp_path: Path, lora_copy: Path) -> None:

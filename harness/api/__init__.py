@@ -16,12 +16,11 @@ from harness.api.errors import (
     RegressionDetected,
     UnknownSystemError,
 )
-from harness.api.items import ANSWER_TYPES, CATEGORIES, Answer, Item, parse_answer, parse_item
+from harness.api.items import ANSWER_TYPES, REFUSAL_PROBE, Answer, Item, parse_answer, parse_item
 from harness.api.system import ChatMessage, Closeable, GenerationRequest, GenerationResult, StreamingSystem, System
 
 __all__ = [
     "ANSWER_TYPES",
-    "CATEGORIES",
     "Answer",
     "ArtifactError",
     "ChatMessage",
@@ -35,6 +34,7 @@ __all__ = [
     "Item",
     "ModelSourceError",
     "PluginLoadError",
+    "REFUSAL_PROBE",
     "RegressionDetected",
     "StreamingSystem",
     "System",

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
 from harness.api.errors import DataError
 
-CATEGORIES = ("reasoning", "accuracy", "quality", "refusal_probe")
+REFUSAL_PROBE = "refusal_probe"  # the one category the harness gives a meaning: benign questions that must not be refused
+# Every other category name is data: a benchmark declares its own under [categories.NAME] in benchmark.toml.
 ANSWER_TYPES = ("numeric", "text", "keypoints", "none")
 ITEM_KEYS = {"id", "category", "question", "answer", "gold_passages", "tags", "solution", "notes"}
 
@@ -154,8 +155,9 @@ def parse_answer(obj: Any, where: str) -> Answer:
     return Answer("none")
 
 
-def parse_item(obj: Any, where: str) -> Item:
-    """Build an :class:`Item` from a decoded JSON value; ``where`` is ``FILE:LINE`` for messages."""
+def parse_item(obj: Any, where: str, categories: Collection[str] | None = None) -> Item:
+    """Build an :class:`Item` from a decoded JSON value; ``where`` is ``FILE:LINE`` for messages.
+    ``categories``: the benchmark's declared category names (None = any name)."""
     if not isinstance(obj, dict):
         raise _fail(where, "item", f"expected a JSON object, got {type(obj).__name__}")
     unknown = sorted(set(obj) - ITEM_KEYS)
@@ -168,15 +170,17 @@ def parse_item(obj: Any, where: str) -> Item:
     if not isinstance(item_id, str) or not item_id.strip():
         raise _fail(where, "id", f"expected a non-empty string, got {item_id!r}")
     category = obj["category"]
-    if category not in CATEGORIES:
-        raise _fail(where, "category", f"unknown category {category!r}; use one of {', '.join(CATEGORIES)}")
+    if not isinstance(category, str) or not category.strip():
+        raise _fail(where, "category", f"expected a non-empty string, got {category!r}")
+    if categories and category not in categories:
+        raise _fail(where, "category", f"unknown category {category!r}; use one of {', '.join(categories)} (declared in benchmark.toml)")
     question = obj["question"]
     if not isinstance(question, str) or not question.strip():
         raise _fail(where, "question", f"expected a non-empty string, got {question!r}")
     answer = parse_answer(obj["answer"], where)
-    if category == "refusal_probe" and answer.type != "none" and answer.type != "keypoints":
+    if category == REFUSAL_PROBE and answer.type != "none" and answer.type != "keypoints":
         raise _fail(where, "answer.type", f"refusal probes use 'none' or 'keypoints', got {answer.type!r}")
-    if category != "refusal_probe" and answer.type == "none":
+    if category != REFUSAL_PROBE and answer.type == "none":
         raise _fail(where, "answer.type", f"'none' is only for refusal_probe items; this item is {category!r}")
     solution = obj.get("solution")
     if solution is not None and (not isinstance(solution, str) or not solution.strip()):

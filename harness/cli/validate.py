@@ -17,8 +17,8 @@ def handle(args: argparse.Namespace) -> int:
     from harness.benchmark import BENCHMARKS_DIR, DEFAULT_CORPUS, load_config, read_items, validate_solutions
 
     path: Path = args.file
-    items, problems = read_items(path)
     config = load_config(path.parent / "benchmark.toml")
+    items, problems = read_items(path, categories=tuple(config.categories) or None)
     problems += validate_solutions(items, path, config.default_rel_tol)
     corpus_dir = args.corpus
     if corpus_dir is None and path.resolve().is_relative_to(BENCHMARKS_DIR.resolve()) and DEFAULT_CORPUS.is_dir():

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
+from harness.api.items import REFUSAL_PROBE
 from harness.scoring import stats
 
 BINARY: dict[str, Callable[[Mapping[str, Any]], bool | None]] = {
@@ -26,7 +27,7 @@ BINARY: dict[str, Callable[[Mapping[str, Any]], bool | None]] = {
     "unit_error_rate": lambda g: (bool(g.get("value_correct")) and g.get("unit_correct") is False) if g.get("kind") == "numeric" else None,
     "numeric_value_error_rate": lambda g: (not g.get("value_correct")) if g.get("kind") == "numeric" else None,
     "refusal_rate": lambda g: bool(g.get("refused")),
-    "false_refusal_rate": lambda g: bool(g.get("refused")) if g.get("category") == "refusal_probe" else None,
+    "false_refusal_rate": lambda g: bool(g.get("refused")) if g.get("category") == REFUSAL_PROBE else None,
 }
 CONTINUOUS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], float | None]] = {
     "quality": lambda g, s: None if g.get("coverage") is None else float(g["coverage"]),

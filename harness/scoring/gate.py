@@ -25,6 +25,7 @@ from typing import Any, Mapping, Sequence
 from xml.etree import ElementTree as ET
 
 from harness.api.errors import ConfigError, DataError, RegressionDetected
+from harness.api.items import REFUSAL_PROBE
 from harness.scoring import stats
 
 GATED_METRICS = ("accuracy", "false_refusal_rate")
@@ -87,7 +88,7 @@ def _pairs(base: Mapping[str, list[Any]], current: Mapping[str, list[Any]], metr
     if metric == "accuracy":
         shared = [i for i in shared if base[i][0] is not None and current[i][0] is not None]
         return [bool(base[i][0]) for i in shared], [bool(current[i][0]) for i in shared]
-    shared = [i for i in shared if (base[i][2] if len(base[i]) > 2 else None) == "refusal_probe"]
+    shared = [i for i in shared if (base[i][2] if len(base[i]) > 2 else None) == REFUSAL_PROBE]
     return [not base[i][1] for i in shared], [not current[i][1] for i in shared]
 
 

@@ -23,12 +23,13 @@ log = logging.getLogger(__name__)
 class GradeConfig:
     default_rel_tol: float = 0.02  # fraction; used when an item has no rel_tol (benchmark.toml)
     default_min_fraction: float = 0.6  # fraction of key points needed (benchmark.toml)
+    generation_pattern: str | None = None  # benchmark.toml [grading]: product generations for the numeric aside rule
     embedder: Any = field(default=None, compare=False)  # an Embedder; None = packaged MiniLM
     calibration: Any = field(default=None, compare=False)  # a Calibration; None = packaged JSON
 
     @classmethod
     def from_benchmark(cls, benchmark_config: Any, **kwargs: Any) -> GradeConfig:
-        return cls(default_rel_tol=benchmark_config.default_rel_tol, default_min_fraction=benchmark_config.default_min_fraction, **kwargs)
+        return cls(default_rel_tol=benchmark_config.default_rel_tol, default_min_fraction=benchmark_config.default_min_fraction, generation_pattern=getattr(benchmark_config, "generation_pattern", None), **kwargs)
 
     def get_embedder(self) -> Any:
         if self.embedder is not None:
@@ -52,7 +53,7 @@ def grade_answer(item: Item, response: str, config: GradeConfig) -> Score:
     if answer.type == "numeric":
         from harness.scoring.numeric import grade_numeric
 
-        return grade_numeric(item.question, text, float(answer.value or 0.0), answer.unit or "dimensionless", answer.rel_tol or config.default_rel_tol)
+        return grade_numeric(item.question, text, float(answer.value or 0.0), answer.unit or "dimensionless", answer.rel_tol or config.default_rel_tol, config.generation_pattern)
     if answer.type == "text":
         from harness.scoring.text import grade_text
 

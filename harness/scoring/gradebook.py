@@ -71,7 +71,7 @@ class GradeCache:
 
     @staticmethod
     def key(item: Item, response: str, config: GradeConfig) -> str:
-        payload = {"grader": grader_id(), "code": _grader_source_digest(), "rel_tol": config.default_rel_tol, "min_fraction": config.default_min_fraction, "item": item.to_dict(), "response": response}
+        payload = {"grader": grader_id(), "code": _grader_source_digest(), "rel_tol": config.default_rel_tol, "min_fraction": config.default_min_fraction, "generations": config.generation_pattern, "item": item.to_dict(), "response": response}
         return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
     def get_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from harness.api.errors import HarnessError
-from harness.api.items import CATEGORIES
+from harness.api.items import REFUSAL_PROBE
 from harness.scoring import stats
 
 log = logging.getLogger(__name__)
@@ -40,20 +40,21 @@ def _round(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def system_metrics(grades: Sequence[Mapping[str, Any]], samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Metrics of one system from its grade records and sample records."""
+def system_metrics(grades: Sequence[Mapping[str, Any]], samples: Sequence[Mapping[str, Any]], categories: Sequence[str] | None = None) -> dict[str, Any]:
+    """Metrics of one system from its grade records and sample records; ``categories`` orders
+    ``accuracy_by_category`` (default: as they first appear in ``grades``)."""
     scored = [g for g in grades if g.get("correct") is not None]
     correct = [1.0 if g["correct"] else 0.0 for g in scored]
     ci = stats.bootstrap_ci(correct)
     by_category: dict[str, Any] = {}
-    for category in CATEGORIES:
+    for category in categories if categories is not None else dict.fromkeys(str(g.get("category")) for g in scored):
         rows = [1.0 if g["correct"] else 0.0 for g in scored if g.get("category") == category]
         if rows:
             cat_ci = stats.bootstrap_ci(rows)
             by_category[category] = {"n": len(rows), "accuracy": _round(stats.mean(rows)), "ci": cat_ci.to_list() if cat_ci else None}
     numeric = [g for g in grades if g.get("kind") == "numeric"]
     coverage = [float(g["coverage"]) for g in grades if g.get("coverage") is not None]
-    probes = [g for g in grades if g.get("category") == "refusal_probe"]
+    probes = [g for g in grades if g.get("category") == REFUSAL_PROBE]
     latencies = [float(s["latency_s"]) for s in samples if isinstance(s.get("latency_s"), (int, float))]
     completion = [float(s["completion_tokens"]) for s in samples if isinstance(s.get("completion_tokens"), (int, float))]
     prompt = [float(s["prompt_tokens"]) for s in samples if isinstance(s.get("prompt_tokens"), (int, float))]
@@ -143,9 +144,10 @@ def compute_metrics(
         by_system_samples[str(s.get("system"))].append(s)
     names = [n for n in names if n in by_system_grades] or sorted(by_system_grades)
     retrieval = retrieval_for(samples, items)
+    categories = list(dict.fromkeys(str(getattr(item, "category", None) or item["category"]) for item in items.values()))  # benchmark order
     per_system = {}
     for name in names:
-        per_system[name] = system_metrics(by_system_grades[name], by_system_samples[name])
+        per_system[name] = system_metrics(by_system_grades[name], by_system_samples[name], categories or None)
         per_system[name]["retrieval"] = retrieval.get(name)
     per_item = outcomes(grades)
     try:

@@ -9,8 +9,9 @@ Which quantity is the answer (edge cases, each a row in tests/scoring/test_numer
 * Otherwise each mention is scored: ``= 19.2 GB/s``, ``is 1.1 V``, ``rounds up to 39`` state a
   result (+); operands of ``×``/``/``/``+`` (``4800 MT/s × 4 B``) are inputs (-); a quantity equal
   to one in the question is a restated input (-); asides such as ``down from 1.2 V``, ``compared
-  with``, ``versus``, ``than``, ``previously`` or a clause naming another memory generation
-  (``in DDR4`` when the question is about DDR5) are not the answer (-); a quantity of the asked-for
+  with``, ``versus``, ``than``, ``previously`` or a clause naming another product generation than
+  the question (``in DDR4`` when it asks about DDR5; the benchmark's ``[grading]
+  generation_pattern``, off when unset) are not the answer (-); a quantity of the asked-for
   kind (same dimension as the expected unit) is preferred. Ties go to the last mention when the
   response calculates (contains ``=``) and to the first otherwise.
 
@@ -33,6 +34,7 @@ How it is compared (``value_correct`` / ``unit_correct`` are reported separately
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -54,7 +56,6 @@ _ASIDE_BEFORE = re.compile(
     r"\bpreviously\b|\bformerly\b|\bused\s+to\b|\bprior\b|\bolder\b|\bprevious\b|\blegacy\b|\bunlike\b|\bwhereas\b|\bgiven\b|\bwith\s+an?\b",
     re.IGNORECASE,
 )
-_GENERATION = re.compile(r"\b(?:LP)?(?:G)?DDR\d\w*|\bHBM\d\w*", re.IGNORECASE)
 MAX_EXTRACTED = 80  # characters of the extracted quantity kept in a Score (runaway digit strings are cut)
 _COUNT_DIMENSIONS = ("[clock_cycle]", "[transfer]", "[refresh_command]", "[row_activation]")
 
@@ -190,7 +191,7 @@ def _clause_text(text: str, mention: Mention) -> str:
 
 
 def score_mention(
-    text: str, mention: Mention, prev_end: int, question_mentions: Sequence[Mention], question: str, expected: Expected, restated_penalty: bool
+    text: str, mention: Mention, prev_end: int, question_mentions: Sequence[Mention], question: str, expected: Expected, restated_penalty: bool, generations: re.Pattern[str] | None = None
 ) -> float:
     """Higher = more likely the stated result (weights: see the module docstring)."""
     before, after = _context(text, mention, prev_end)
@@ -201,9 +202,10 @@ def score_mention(
         score -= 3
     if _ASIDE_BEFORE.search(before):
         score -= 3
-    asked = {g.lower() for g in _GENERATION.findall(question)}
-    if any(g.lower() not in asked for g in _GENERATION.findall(_clause_text(text, mention))):
-        score -= 2
+    if generations is not None:
+        asked = {g.lower() for g in generations.findall(question)}
+        if any(g.lower() not in asked for g in generations.findall(_clause_text(text, mention))):
+            score -= 2
     if restated_penalty and any(_same_quantity(mention, q) for q in question_mentions):
         score -= 2
     if _compatible(mention, expected):
@@ -215,7 +217,7 @@ def score_mention(
     return score
 
 
-def _best(text: str, candidates: Sequence[Mention], mentions: Sequence[Mention], question: str, expected: Expected, restated_penalty: bool) -> Mention | None:
+def _best(text: str, candidates: Sequence[Mention], mentions: Sequence[Mention], question: str, expected: Expected, restated_penalty: bool, generations: re.Pattern[str] | None) -> Mention | None:
     if not candidates:
         return None
     question_mentions = find_mentions(question, expected.is_temperature())
@@ -223,7 +225,7 @@ def _best(text: str, candidates: Sequence[Mention], mentions: Sequence[Mention],
     calculating = "=" in text
     best, best_key = None, None
     for index, mention in enumerate(candidates):
-        value = score_mention(text, mention, prev_end.get(mention.start, 0), question_mentions, question, expected, restated_penalty)
+        value = score_mention(text, mention, prev_end.get(mention.start, 0), question_mentions, question, expected, restated_penalty, generations)
         key = (value, index if calculating else -index)
         if best_key is None or key > best_key:
             best, best_key = mention, key
@@ -254,14 +256,19 @@ def _unit_named_before(text: str, mention: Mention, temperature: bool) -> Mentio
     return mention
 
 
-def extract_answer(response: str, question: str, expected: Expected) -> Mention | None:
+def extract_answer(response: str, question: str, expected: Expected, generation_pattern: str | None = None) -> Mention | None:
     """The quantity that states the result (see the module docstring), or None."""
     text = prepare(response)
-    mention = _extract(text, question, expected)
+    mention = _extract(text, question, expected, _compiled(generation_pattern) if generation_pattern else None)
     return _unit_named_before(text, mention, expected.is_temperature()) if mention is not None else None
 
 
-def _extract(text: str, question: str, expected: Expected) -> Mention | None:
+@functools.lru_cache(maxsize=8)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+def _extract(text: str, question: str, expected: Expected, generations: re.Pattern[str] | None) -> Mention | None:
     mentions = find_mentions(text, expected.is_temperature(), prepared=True)
     if not mentions:
         return None
@@ -273,14 +280,15 @@ def _extract(text: str, question: str, expected: Expected) -> Mention | None:
             window_end = len(text) if next_end < 0 else next_end
         inside = [m for m in mentions if marker.end() <= m.start < window_end]
         if inside:
-            return _best(text, inside, mentions, question, expected, restated_penalty=False)
-    return _best(text, mentions, mentions, question, expected, restated_penalty=True)
+            return _best(text, inside, mentions, question, expected, False, generations)
+    return _best(text, mentions, mentions, question, expected, True, generations)
 
 
-def grade_numeric(question: str, response: str, value: float, unit: str, rel_tol: float) -> Score:
-    """Grade ``response`` against ``value`` ``unit`` within ``rel_tol``. Never raises on text."""
+def grade_numeric(question: str, response: str, value: float, unit: str, rel_tol: float, generation_pattern: str | None = None) -> Score:
+    """Grade ``response`` against ``value`` ``unit`` within ``rel_tol``. Never raises on text.
+    ``generation_pattern``: the benchmark's product generations (None = no generation aside rule)."""
     expected = Expected(value=float(value), unit_text=unit, rel_tol=float(rel_tol))
-    mention = extract_answer(response, question, expected)
+    mention = extract_answer(response, question, expected, generation_pattern)
     value_ok, unit_ok = judge(mention, expected)
     if mention is None:
         note = "no quantity found"

@@ -16,6 +16,7 @@ import hashlib
 import json
 from typing import Any, Iterator, Mapping, Sequence
 
+from harness.api.errors import HarnessError
 from harness.api.parts import Adapter, Retriever
 from harness.api.system import SENT_PROMPT, GenerationRequest, GenerationResult
 from harness.models.prompt_format import apply_format, format_fingerprint
@@ -50,7 +51,7 @@ class ComposedSystem:
 
     @property
     def fingerprint(self) -> Mapping[str, Any]:
-        adapter = self.adapter.fingerprint(self.model_name) if self.adapter is not None else None  # refused before the base model is converted
+        adapter = self._adapter_fingerprint()  # a bad adapter is refused before the base model is converted
         fp: dict[str, Any] = {**self.source.fingerprint, "class": self.shape()}
         if self.retriever is not None:
             fp["retrieval"] = dict(self.retriever.fingerprint())
@@ -62,6 +63,17 @@ class ComposedSystem:
         if self.spec.temperature is not None:
             fp["decoding"] = {"temperature": self.spec.temperature}
         return fp
+
+    def _adapter_fingerprint(self) -> Mapping[str, Any] | None:
+        if self.adapter is None:
+            return None
+        where = getattr(self.spec, "where", "")
+        try:
+            return self.adapter.fingerprint(self.model_name)
+        except HarnessError as exc:
+            if ":" not in where:  # a built-in: the adapter folder already names the file
+                raise
+            raise type(exc)(f"{where}.adapter: {exc}") from None  # declared in a TOML file: name the file and field
 
     def fingerprint_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.fingerprint, sort_keys=True, default=str).encode()).hexdigest()

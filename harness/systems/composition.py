@@ -26,7 +26,7 @@ import difflib
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Mapping
 
-from harness.api.errors import ConfigError
+from harness.api.errors import ConfigError, HarnessError
 from harness.api.parts import ADAPTER_GROUP, DEFAULT_ADAPTER, DEFAULT_RETRIEVER, RETRIEVER_GROUP
 from harness.models.prompt_format import PROMPT_FORMATS
 
@@ -120,7 +120,10 @@ def _part(group: str, default: str, options: Mapping[str, Any], where: str) -> A
 
     options = dict(options)
     plugin = str(options.pop("plugin", default))
-    factory = plugins.load(group, plugin)
+    try:
+        factory = plugins.load(group, plugin)
+    except HarnessError as exc:
+        raise type(exc)(f"{where}.plugin: {exc}") from None
     try:
         return factory(**options)
     except ConfigError as exc:

@@ -15,9 +15,11 @@ import torch
 
 from adapters.config import load_spec
 from adapters.recipes import TrainRequest, train_adapter
-from adapters.systems import AdapterMixin, AdapterSystem, TeacherSystem, lora, lora_kd, plain_request, rag_lora, teacher
+from adapters.systems import PeftAdapter, lora, lora_kd, rag_lora, teacher
 from harness.api.errors import ArtifactError
 from harness.api.system import ChatMessage, GenerationRequest
+from harness.models.prompt_format import plain_request
+from harness.systems.composed import ComposedSystem
 from tests.adapters.conftest import TINY
 
 STARTER = Path(__file__).resolve().parents[2] / "benchmarks" / "starter" / "items.jsonl"
@@ -56,7 +58,7 @@ def test_lora_system_applies_the_adapter_and_fingerprints_it(tiny_models: dict[s
 
     manifest = train("lora", tmp_path / "lora", corpus, tiny_models["student"])
     system = lora(adapter=str(tmp_path / "lora"), model=str(tiny_models["student"]), batch_size=2)
-    assert isinstance(system, AdapterSystem) and system.name == "lora"
+    assert isinstance(system, ComposedSystem) and isinstance(system.adapter, PeftAdapter) and system.name == "lora"
     assert system.fingerprint["adapter"]["sha256"] == manifest["adapter_sha256"]
     results = system.generate([chat("a", "What is tRFC?"), chat("b", "What is slack?")])
     assert [r.id for r in results] == ["a", "b"]
@@ -105,18 +107,16 @@ def test_teacher_gets_a_plain_question_answer_prompt(tiny_models: dict[str, Path
     assert plain_request(bare) is bare  # plain prompts pass through
     train("teacher", tmp_path / "teacher", corpus, tiny_models["teacher"])
     system = teacher(adapter=str(tmp_path / "teacher"), model=str(tiny_models["teacher"]), batch_size=2)
-    assert isinstance(system, TeacherSystem)
+    assert system.spec.prompt == "plain" and system.fingerprint["class"] == "TeacherSystem"
     assert system.fingerprint["prompt"]["format"] == "plain-question-answer"
     (result,) = system.generate([request])
     assert result.id == "a" and result.prompt_tokens == len(system.load().tokenizer(plain.prompt)["input_ids"])
 
 
 def test_rag_lora_composes_retrieval_with_the_adapter(tiny_models: dict[str, Path], corpus: Path, cache: Path, tmp_path: Path) -> None:
-    from retrieval_index.systems import RagSystem
-
     manifest = train("lora", tmp_path / "lora", corpus, tiny_models["student"])
-    system = rag_lora(adapter=str(tmp_path / "lora"), model=str(tiny_models["student"]), docs=str(corpus), chunk_size=64, chunk_overlap=8, k=2, batch_size=2)
-    assert isinstance(system, RagSystem) and isinstance(system, AdapterMixin) and system.name == "rag+lora"
+    system = rag_lora(adapter=str(tmp_path / "lora"), model=str(tiny_models["student"]), retriever={"docs": str(corpus), "chunk_size": 64, "chunk_overlap": 8, "k": 2}, batch_size=2)
+    assert system.retriever is not None and system.adapter is not None and system.name == "rag+lora"
     system.retriever.embedder = BagOfWords()
     fingerprint = system.fingerprint
     assert fingerprint["adapter"]["sha256"] == manifest["adapter_sha256"] and "index_hash" in fingerprint["retrieval"]

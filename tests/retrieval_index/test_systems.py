@@ -19,10 +19,11 @@ from harness.registry import Registry
 from harness.runlog import read_samples
 from harness.runner import RunConfig, Runner
 from retrieval_index.prompt import HEADER
-from retrieval_index.systems import RagConfig, RagSystem, rag, rag_oracle
+from harness.systems.composed import ComposedSystem
+from retrieval_index.systems import RagConfig, rag, rag_oracle
 
 WORDS = ["<pad>", "<s>", "</s>", "<unk>"] + [f"w{i}" for i in range(40)]
-OPTIONS = {"chunk_size": 64, "chunk_overlap": 8, "batch_size": 4}
+RETRIEVER = {"chunk_size": 64, "chunk_overlap": 8}
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +37,11 @@ def tiny_lm() -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast]:
     return LlamaForCausalLM(config).eval(), tok
 
 
-def make(factory, tiny_lm, bow, docs: Path, **options) -> RagSystem:
-    system = factory(docs=str(docs), **{**OPTIONS, **options})
+def make(factory, tiny_lm, bow, docs: Path, batch_size: int = 4, **retriever) -> ComposedSystem:
+    system = factory(retriever={"docs": str(docs), **RETRIEVER, **retriever}, batch_size=batch_size)
     system.retriever.embedder = bow
-    system._resolved = ResolvedModel(name="tiny-llama", path=docs, weights_sha256="tiny", template="chat")
-    system._generator = BatchGenerator(*tiny_lm, GenerationSettings(batch_size=4))
+    system.source._resolved = ResolvedModel(name="tiny-llama", path=docs, weights_sha256="tiny", template="chat")
+    system.source._generator = BatchGenerator(*tiny_lm, GenerationSettings(batch_size=4))
     return system
 
 
@@ -129,10 +130,11 @@ def test_bad_rag_options(kwargs: dict, fragment: str) -> None:
 
 def test_entry_points_create_systems_without_loading_anything() -> None:
     registry = Registry.from_entry_points()
-    system = registry.create("rag", k=3)
-    assert isinstance(system, RagSystem) and system.name == "rag" and system.rag_config.k == 3
-    assert system._generator is None and system.retriever._index is None
+    system = registry.create("rag", retriever={"k": 3})
+    assert isinstance(system, ComposedSystem) and system.name == "rag" and system.retriever.config.k == 3
+    assert system.source._generator is None and system.retriever._index is None
     assert registry.create("rag-oracle").retriever.oracle
+    assert registry.create("rag-oracle", retriever={"k": 2}).retriever.config.oracle  # options merge over the declared table
 
 
 def test_runner_records_retrieved_ids_per_sample_and_caches_them(tiny_lm, bow, tiny_corpus: Path, tmp_path: Path, isolated_cache: Path) -> None:
@@ -143,7 +145,7 @@ def test_runner_records_retrieved_ids_per_sample_and_caches_them(tiny_lm, bow, t
         {"id": "i2", "category": "accuracy", "question": "What is the drain current in saturation?", "answer": {"type": "text", "accept": ["square law"]}, "gold_passages": ["devices/mosfet.md#saturation-current"]},
     ]
     items.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    made: list[RagSystem] = []
+    made: list[ComposedSystem] = []
 
     def factory(**options):
         made.append(make(rag, tiny_lm, bow, tiny_corpus, **options))

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from harness.benchmark import BENCHMARKS_DIR, load_config
 from harness.scoring.numeric import grade_numeric
 from harness.scoring.quantities import find_mentions
+
+RAQ_GENERATIONS = load_config(BENCHMARKS_DIR / "raq" / "benchmark.toml").generation_pattern  # the RAQ benchmark's DDR/HBM aside rule
 
 Q_BW = "A DDR5-4800 subchannel is 32 bits wide. What is its peak data bandwidth in GB/s?"
 Q_VDD = "What is the nominal VDD supply voltage of DDR5 SDRAM?"
@@ -128,7 +131,7 @@ CASES = [
 def test_numeric_edge_case(
     case: str, question: str, response: str, value: float, unit: str, correct: bool, value_ok: bool, unit_ok: bool, extracted: str | None
 ) -> None:
-    score = grade_numeric(question, response, value, unit, 0.02)
+    score = grade_numeric(question, response, value, unit, 0.02, RAQ_GENERATIONS)
     assert (score.correct, score.value_correct, score.unit_correct, score.extracted) == (correct, value_ok, unit_ok, extracted)
     assert score.unit_error == (value_ok and not unit_ok)
 
