@@ -61,7 +61,8 @@ def test_remote_code_is_off_unless_the_user_turns_it_on(monkeypatch: pytest.Monk
 
     from harness.models import loading
     from harness.models.sources import ResolvedModel
-    from harness.systems.transformers_system import TransformersSystem
+    from harness.systems.composition import SystemSpec
+    from harness.systems.local_model import LocalModel
 
     seen: list[Any] = []
 
@@ -78,7 +79,8 @@ def test_remote_code_is_off_unless_the_user_turns_it_on(monkeypatch: pytest.Monk
     assert all(kw["use_safetensors"] is True for kw in seen)
     import inspect
 
-    assert inspect.signature(TransformersSystem.__init__).parameters["trust_remote_code"].default is False
+    assert inspect.signature(LocalModel.__init__).parameters["trust_remote_code"].default is False
+    assert SystemSpec().trust_remote_code is False
 
 
 @pytest.mark.parametrize("typed", ["os.system", "harness.cli.main:main", "subprocess:run", "../../evil"])

@@ -17,7 +17,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -33,8 +33,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=handle)
 
 
-def parse_lines(path: Path) -> tuple[list[tuple[Any, str]], list[str]]:
-    """``[(item, response)]`` and problems as ``FILE:LINE: problem``."""
+def parse_lines(path: Path, categories: Sequence[str] | None = None) -> tuple[list[tuple[Any, str]], list[str]]:
+    """``[(item, response)]`` and problems as ``FILE:LINE: problem``; ``categories`` are the
+    benchmark's declared names (None = any)."""
     from harness.api.errors import DataError
     from harness.benchmark import parse_checked_item
     from harness.jsonl import numbered_lines, parse_json_line
@@ -52,35 +53,36 @@ def parse_lines(path: Path) -> tuple[list[tuple[Any, str]], list[str]]:
             response = obj.pop("response")
             if not isinstance(response, str):
                 raise DataError(f"{where}: response: expected a string, got {type(response).__name__}")
-            rows.append((parse_checked_item(obj, where), response))
+            rows.append((parse_checked_item(obj, where, categories=categories), response))
         except DataError as exc:
             problems.append(str(exc))
     return rows, problems
 
 
-def _config(args: argparse.Namespace) -> Any:
+def _benchmark_config(args: argparse.Namespace) -> Any:
+    """The benchmark.toml the answers are graded under: --config, else beside FILE, else RAQ's."""
     from harness.benchmark import DEFAULT_BENCHMARK, load_config
-    from harness.scoring.grade import GradeConfig
 
     toml = args.config or (args.file.parent / "benchmark.toml")
     if not toml.exists():
         toml = DEFAULT_BENCHMARK.parent / "benchmark.toml"
-    return GradeConfig.from_benchmark(load_config(toml))
+    return load_config(toml)
 
 
 def handle(args: argparse.Namespace) -> int:
     from harness.api.errors import DataError
-    from harness.scoring.grade import grade
+    from harness.scoring.grade import GradeConfig, grade
     from harness.scoring.gradebook import prefetch
 
     if args.config is not None and not args.config.exists():
         raise DataError(f"{args.config}: --config file not found; pass a benchmark.toml")
-    rows, problems = parse_lines(args.file)
+    benchmark_config = _benchmark_config(args)
+    rows, problems = parse_lines(args.file, tuple(benchmark_config.categories) or None)
     if problems:
         for problem in problems:
             print(problem, file=sys.stderr)
         return 2
-    config = _config(args)
+    config = GradeConfig.from_benchmark(benchmark_config)
     prefetch(rows, config)
     out = sys.stdout
     for item, response in rows:

@@ -61,6 +61,7 @@ def test_validate_reports_every_bad_line(tmp_path: Path) -> None:
     bad = tmp_path / "items.jsonl"
     good = STARTER.read_text().splitlines()[0]
     bad.write_text(good + "\n" + "{oops\n" + json.dumps({**json.loads(good), "id": "z", "category": "trivia"}) + "\n")
+    (tmp_path / "benchmark.toml").write_text((STARTER.parent / "benchmark.toml").read_text())  # declares the categories
     result = harness("validate", str(bad))
     assert result.returncode == 2
     lines = result.stdout.splitlines()

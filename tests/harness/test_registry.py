@@ -12,7 +12,7 @@ def test_builtin_systems_come_from_our_own_entry_points() -> None:
     registry = Registry.from_entry_points()
     entry = registry.get("vanilla")
     assert entry.distribution == "raq-harness"
-    assert entry.target == "harness.systems.transformers_system:vanilla"
+    assert entry.target == "harness.systems.composition:vanilla"
 
 
 @pytest.mark.parametrize(

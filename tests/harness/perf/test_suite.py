@@ -1,4 +1,4 @@
-"""The bench table's plumbing: ratios, agreement, the FAISS row, the Markdown output, CLI errors.
+"""The bench table's plumbing: ratios, agreement, plugin rows, the Markdown output, CLI errors.
 (Speeds themselves are never asserted: see benchmarks/perf and `python -m harness bench`.)"""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 
 from harness.cli.main import main
 from harness.perf.generation import GenerationReport, Pass
-from harness.perf.suite import Row, faiss_rows, format_table
+from harness.perf.suite import Row, format_table, plugin_rows
 
 
 def test_ratio_and_agreement_come_from_the_passes() -> None:
@@ -20,12 +20,12 @@ def test_ratio_and_agreement_come_from_the_passes() -> None:
     assert report.passes["ours"].tokens_per_s == pytest.approx(4.8)
 
 
-def test_faiss_row_compares_hnsw_with_exact_search() -> None:
-    pytest.importorskip("faiss")
-    rows, figures = faiss_rows(vectors=2000, queries=20, dim=32)
-    assert [r.name.split(":")[0] for r in rows] == ["FAISS query", "FAISS build"]
-    assert 0.0 <= figures["recall_at_10"] <= 1.0
-    assert figures["flat"]["query_ms"] > 0 and figures["hnsw"]["build_s"] > 0
+def test_plugin_rows_come_from_entry_points_and_a_missing_one_is_skipped() -> None:
+    from harness import plugins
+
+    assert plugins.names("harness.bench") == ["faiss", "training"]
+    rows, figures = plugin_rows("gpu")
+    assert [(r.ratio, r.note.split(":")[0]) for r in rows] == [(None, "skipped")] and "Unknown harness.bench plugin 'gpu'" in rows[0].note and figures == {}
 
 
 def test_table_is_markdown_with_one_line_per_row() -> None:
