@@ -34,4 +34,6 @@ def load(group: str, name: str) -> Any:
     try:
         return ep.load()
     except Exception as exc:  # a broken plugin is reported by name, like a broken system
-        raise PluginLoadError(f"{group} plugin '{name}' ({ep.value} from {dist}) failed to import: {type(exc).__name__}: {exc}; fix or uninstall {dist}") from None
+        raise PluginLoadError(
+            f"{group} plugin '{name}' ({ep.value} from {dist}) failed to import: {type(exc).__name__}: {exc}; fix or uninstall {dist}"
+        ) from None

@@ -15,7 +15,8 @@
     model = "meta-llama/Llama-2-7b-chat-hf"
 
 Names with "+" may stay bare in a table header (``[systems.rag+teacher]``); they are quoted
-before parsing, since TOML itself allows only letters, digits, "-" and "_" there. A composition's keys are :class:`~harness.systems.composition.SystemSpec` fields and are checked
+before parsing, since TOML itself allows only letters, digits, "-" and "_" there. A
+composition's keys are :class:`~harness.systems.composition.SystemSpec` fields and are checked
 here, with the file and field in any error; a variant of a composition merges its keys over the
 base's. Other systems' keys are passed to their factory as keyword arguments.
 """
@@ -75,7 +76,9 @@ def load_system_config(path: Path | None, registry: Registry | None = None) -> t
         base_factory = registry.get(str(base)).load_factory()
         composition = getattr(base_factory, "composition", None)
         if composition is not None:
-            factory = declare(name, f"{base_factory.description} (defined in {path.name} on base {base})", origin=str(path), **merge(composition, table))
+            factory = declare(
+                name, f"{getattr(base_factory, 'description', base)} (defined in {path.name} on base {base})", origin=str(path), **merge(composition, table)
+            )
             check(factory, {}, where)
             registry.register(name, factory, distribution=f"{path.name} (base {base})")
             options[name] = {}

@@ -16,9 +16,9 @@ from typing import Any, Sequence
 
 from harness.api.errors import DataError
 from harness.api.items import Item
+from harness.scoring.retrieval import KS, GoldMatcher, summarize_by_category
 from retrieval_index.embedder import Embedder
 from retrieval_index.faiss_index import Hit, RetrievalIndex
-from harness.scoring.retrieval import KS, GoldMatcher, summarize_by_category
 
 
 def _ranks(matcher: GoldMatcher, items: Sequence[Item], hits: Sequence[Sequence[Hit]]) -> list[tuple[str, int | None]]:

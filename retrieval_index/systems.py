@@ -158,7 +158,9 @@ class Retriever:
         rows_by_gold = {g: self._rows_for_gold(index, g) for g in gold}
         missing = [g for g, rows in rows_by_gold.items() if not rows]
         if missing:
-            log.warning("item %s: gold passage(s) %s match no chunk of index %s; check the anchors with python -m harness validate", request.id, ", ".join(missing), index.folder)
+            log.warning(
+                "item %s: gold passage(s) %s match no chunk of index %s; check the anchors with python -m harness validate", request.id, ", ".join(missing), index.folder
+            )
         candidates = sorted({r for rows in rows_by_gold.values() for r in rows})
         scores = dict(zip(candidates, (index.vectors(candidates) @ vector).tolist())) if candidates else {}
         chosen: list[int] = []
@@ -201,4 +203,6 @@ def make_retriever(**options: Any) -> Retriever:
 
 
 rag = declare("rag", "SmolLM2-135M + top-4 MiniLM/FAISS passages from the corpus in the prompt", model="smollm2-135m-instruct", retriever={})
-rag_oracle = declare("rag-oracle", "SmolLM2-135M + the item's gold passages in the prompt (retrieval ceiling)", model="smollm2-135m-instruct", retriever={"oracle": True})
+rag_oracle = declare(
+    "rag-oracle", "SmolLM2-135M + the item's gold passages in the prompt (retrieval ceiling)", model="smollm2-135m-instruct", retriever={"oracle": True}
+)

@@ -15,7 +15,7 @@ by :mod:`harness.benchmark`, which is also where files are read.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Collection, Mapping
 
 from harness.api.errors import DataError

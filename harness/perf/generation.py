@@ -119,7 +119,7 @@ def compare_generation(
 ) -> GenerationReport:
     """Passes: ``ours``, ``plain-b1``, ``ours`` again, ``plain-b{plain_batch}`` (0 skips it),
     ``ours-bf16`` (bf16 weights) and ``ours-autocast`` (fp32 weights, bf16 autocast)."""
-    from harness.systems.transformers_system import vanilla
+    from harness.systems.composition import vanilla
 
     benchmark, requests = bench_requests(benchmark_path, items, max_new_tokens)
     report = GenerationReport(items=len(requests), max_new_tokens=max_new_tokens)

@@ -62,7 +62,7 @@ def compare_with_lm_eval(items: int = 40, max_new_tokens: int = 96, benchmark_pa
     from harness.models.generation import render_prompt
     from harness.models.sources import resolve
     from harness.perf.generation import bench_requests
-    from harness.systems.transformers_system import vanilla
+    from harness.systems.composition import vanilla
 
     benchmark, requests = bench_requests(benchmark_path, items, max_new_tokens)
     prompt = benchmark.config.prompt

@@ -191,7 +191,14 @@ def _clause_text(text: str, mention: Mention) -> str:
 
 
 def score_mention(
-    text: str, mention: Mention, prev_end: int, question_mentions: Sequence[Mention], question: str, expected: Expected, restated_penalty: bool, generations: re.Pattern[str] | None = None
+    text: str,
+    mention: Mention,
+    prev_end: int,
+    question_mentions: Sequence[Mention],
+    question: str,
+    expected: Expected,
+    restated_penalty: bool,
+    generations: re.Pattern[str] | None = None,
 ) -> float:
     """Higher = more likely the stated result (weights: see the module docstring)."""
     before, after = _context(text, mention, prev_end)
@@ -217,7 +224,15 @@ def score_mention(
     return score
 
 
-def _best(text: str, candidates: Sequence[Mention], mentions: Sequence[Mention], question: str, expected: Expected, restated_penalty: bool, generations: re.Pattern[str] | None) -> Mention | None:
+def _best(
+    text: str,
+    candidates: Sequence[Mention],
+    mentions: Sequence[Mention],
+    question: str,
+    expected: Expected,
+    restated_penalty: bool,
+    generations: re.Pattern[str] | None,
+) -> Mention | None:
     if not candidates:
         return None
     question_mentions = find_mentions(question, expected.is_temperature())

@@ -62,11 +62,13 @@ class SystemSpec:
         if self.temperature is not None and not 0 <= self.temperature <= 5:
             raise ConfigError(f"{self.where}.temperature: {self.temperature} is out of range; use 0..5 (0 = greedy)")
         if self.endpoint is not None and self.adapter is not None:
-            raise ConfigError(f"{self.where}.adapter: a served model cannot take a local adapter; serve it with the adapter (vLLM --lora-modules) and drop adapter")
+            raise ConfigError(
+                f"{self.where}.adapter: a served model cannot take a local adapter; serve it with the adapter (vLLM --lora-modules) and drop adapter"
+            )
         if self.endpoint is not None and not self.model:
             raise ConfigError(f"{self.where}.model: missing; with endpoint, model is the name the server serves")
         if self.adapter is not None and not self.adapter.get("path"):
-            raise ConfigError(f"{self.where}.adapter.path: missing; give the adapter folder (adapter = \"adapters/shipped/lora\")")
+            raise ConfigError(f'{self.where}.adapter.path: missing; give the adapter folder (adapter = "adapters/shipped/lora")')
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any], where: str) -> SystemSpec:
@@ -76,20 +78,38 @@ class SystemSpec:
             if key not in known:
                 close = difflib.get_close_matches(key, sorted(known), n=1)
                 hint = f"did you mean {close[0]!r}? " if close else ""
-                nested = " (retriever options go in retriever = { k = 4, ... })" if options.get("retriever") is not None or key in {"k", "record_k", "docs", "index"} else ""
+                nested = (
+                    " (retriever options go in retriever = { k = 4, ... })"
+                    if options.get("retriever") is not None or key in {"k", "record_k", "docs", "index"}
+                    else ""
+                )
                 raise ConfigError(f"{where}.{key}: unknown key{nested}; {hint}allowed: {', '.join(sorted(known))}")
             wrong_type = value is not None and not isinstance(value, _TYPES[key])
             if wrong_type or (isinstance(value, bool) and key in {"batch_size", "kv_cache_mb", "temperature"}):
                 raise ConfigError(f"{where}.{key}: {value!r} has the wrong type; expected {_TYPE_NAMES[key]}")
-        table = {k: _as_table(k, v) if k in TABLES else v for k, v in options.items()}
+        table: dict[str, Any] = {k: _as_table(k, v) if k in TABLES else v for k, v in options.items()}
         return cls(**table, where=where)
 
 
 _TYPES: dict[str, Any] = {
-    "model": str, "prompt": str, "dtype": str, "device": str, "endpoint": (str, dict), "adapter": (str, dict), "retriever": (dict, bool),
-    "temperature": (int, float), "batch_size": int, "kv_cache_mb": int, "autocast_bf16": bool, "continuous": bool, "trust_remote_code": bool, "train_missing": bool,
+    "model": str,
+    "prompt": str,
+    "dtype": str,
+    "device": str,
+    "endpoint": (str, dict),
+    "adapter": (str, dict),
+    "retriever": (dict, bool),
+    "temperature": (int, float),
+    "batch_size": int,
+    "kv_cache_mb": int,
+    "autocast_bf16": bool,
+    "continuous": bool,
+    "trust_remote_code": bool,
+    "train_missing": bool,
 }
-_TYPE_NAMES = {k: " or ".join(t.__name__.replace("dict", "table").replace("str", "string") for t in (v if isinstance(v, tuple) else (v,))) for k, v in _TYPES.items()}
+_TYPE_NAMES = {
+    k: " or ".join(t.__name__.replace("dict", "table").replace("str", "string") for t in (v if isinstance(v, tuple) else (v,))) for k, v in _TYPES.items()
+}
 
 
 def _as_table(key: str, value: Any) -> dict[str, Any] | None:

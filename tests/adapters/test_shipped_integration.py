@@ -31,7 +31,7 @@ def test_shipped_manifest_is_current(kind: str) -> None:
 
 def test_shipped_lora_generates_on_smollm2() -> None:
     from adapters.systems import lora
-    from harness.systems.transformers_system import vanilla
+    from harness.systems.composition import vanilla
 
     requests = [question("a", "What does tRFC mean for DDR5?"), question("b", "What is setup time?")]
     adapted = lora(batch_size=2)

@@ -9,8 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import REPO, STARTER, kill_when
 from tests.harness.test_determinism import answers, comparable
 

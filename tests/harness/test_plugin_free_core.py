@@ -34,13 +34,16 @@ def test_every_harness_module_imports_without_the_plugins() -> None:
 
 
 def test_retrieval_metrics_need_no_retrieval_plugin(tmp_path) -> None:
-    code = BLOCK.split("import harness")[0] + """
+    code = (
+        BLOCK.split("import harness")[0]
+        + """
 from harness.scoring.metrics import retrieval_for
 from harness.api.items import Answer, Item
 item = Item(id="a", category="accuracy", question="q", answer=Answer("text", accept=("x",)), gold_passages=("ddr5/refresh.md",))
 samples = [{"id": "a", "system": "served-rag", "extra": {"retrieved": [{"anchor": "other.md"}, {"anchor": "ddr5/refresh.md#x"}]}}]
 print(retrieval_for(samples, {"a": item})["served-rag"]["all"]["mrr"])
 """
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert float(result.stdout.strip()) == 0.5

@@ -18,8 +18,8 @@ from harness.models.sources import ResolvedModel
 from harness.registry import Registry
 from harness.runlog import read_samples
 from harness.runner import RunConfig, Runner
-from retrieval_index.prompt import HEADER
 from harness.systems.composed import ComposedSystem
+from retrieval_index.prompt import HEADER
 from retrieval_index.systems import RagConfig, rag, rag_oracle
 
 WORDS = ["<pad>", "<s>", "</s>", "<unk>"] + [f"w{i}" for i in range(40)]

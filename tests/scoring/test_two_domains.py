@@ -16,7 +16,7 @@ from harness.scoring.metrics import system_metrics
 from harness.scoring.numeric import grade_numeric
 from tests.scoring.fakes import HashEmbedder, pattern_only_calibration
 
-PCIE_TOML = '''name = "pcie-mini"
+PCIE_TOML = """name = "pcie-mini"
 version = "0.1.0"
 [categories.link]
 description = "Lane rates and link bandwidth."
@@ -24,9 +24,14 @@ description = "Lane rates and link bandwidth."
 description = "Terms of the transaction layer."
 [grading]
 generation_pattern = '\\bPCIe\\s*\\d\\.\\d'
-'''
+"""
 PCIE_ITEMS = [
-    {"id": "p1", "category": "link", "question": "What is the raw per-lane rate of PCIe 4.0, in GT/s?", "answer": {"type": "numeric", "value": 16, "unit": "GT/s"}},
+    {
+        "id": "p1",
+        "category": "link",
+        "question": "What is the raw per-lane rate of PCIe 4.0, in GT/s?",
+        "answer": {"type": "numeric", "value": 16, "unit": "GT/s"},
+    },
     {"id": "p2", "category": "protocol", "question": "Which PCIe layer issues TLPs?", "answer": {"type": "text", "accept": ["transaction layer"]}},
 ]
 OTHER_GENERATION_FIRST = "PCIe 5.0 is 32 GT/s. PCIe 4.0 is 16 GT/s."  # no marker, no "=": the first stated result wins unless it is an aside
@@ -64,7 +69,10 @@ def test_the_generation_rule_is_the_benchmarks(pcie: Path) -> None:
 def test_metrics_use_the_benchmarks_categories(pcie: Path) -> None:
     benchmark = load_benchmark(pcie)
     config = GradeConfig.from_benchmark(benchmark.config, embedder=HashEmbedder(), calibration=pattern_only_calibration())
-    grades = [{"id": i.id, "category": i.category, **grade_answer(i, r, config).to_dict()} for i, r in zip(benchmark.items, [OTHER_GENERATION_FIRST, "The data link layer."])]
+    grades = [
+        {"id": i.id, "category": i.category, **grade_answer(i, r, config).to_dict()}
+        for i, r in zip(benchmark.items, [OTHER_GENERATION_FIRST, "The data link layer."])
+    ]
     metrics = system_metrics(grades, [], ["link", "protocol"])
     assert {c: v["accuracy"] for c, v in metrics["accuracy_by_category"].items()} == {"link": 1.0, "protocol": 0.0}
     assert metrics["probe_n"] == 0 and metrics["false_refusal_rate"] is None

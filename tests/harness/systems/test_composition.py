@@ -22,7 +22,12 @@ RAG_TEACHER = '[systems.rag+teacher]\nmodel = "gemma3-270m"\nadapter = "adapters
 
 
 def request(item_id: str, question: str) -> GenerationRequest:
-    return GenerationRequest(id=item_id, messages=(ChatMessage("system", "Be precise."), ChatMessage("user", f"Question: {question}")), max_new_tokens=8, item={"id": item_id, "question": question})
+    return GenerationRequest(
+        id=item_id,
+        messages=(ChatMessage("system", "Be precise."), ChatMessage("user", f"Question: {question}")),
+        max_new_tokens=8,
+        item={"id": item_id, "question": question},
+    )
 
 
 def test_the_issue_toml_declares_rag_teacher_with_no_code(tmp_path: Path) -> None:
@@ -43,7 +48,16 @@ def test_every_builtin_is_a_declared_composition_and_no_class_factory_is_left() 
     import adapters.systems
 
     declared = {ep.name: ep.load() for ep in metadata.entry_points(group="harness.systems") if ep.dist is not None and ep.dist.name == "raq-harness"}
-    assert {name for name, factory in declared.items() if hasattr(factory, "composition")} == {"vanilla", "lora", "lora-kd", "teacher", "rag", "rag-oracle", "rag+lora", "rag+lora-kd"}
+    assert {name for name, factory in declared.items() if hasattr(factory, "composition")} == {
+        "vanilla",
+        "lora",
+        "lora-kd",
+        "teacher",
+        "rag",
+        "rag-oracle",
+        "rag+lora",
+        "rag+lora-kd",
+    }
     tree = ast.parse(inspect.getsource(adapters.systems))
     nested = [node.name for fn in ast.walk(tree) if isinstance(fn, ast.FunctionDef) for node in ast.walk(fn) if isinstance(node, ast.ClassDef)]
     assert nested == [] and "functools" not in inspect.getsource(adapters.systems)
@@ -55,7 +69,10 @@ def test_options_merge_over_the_declared_table() -> None:
     assert oracle.retriever.config.oracle and oracle.retriever.config.k == 2 and oracle.source.settings.batch_size == 3
     with pytest.raises(ArtifactError, match="shipped/lora: holds a 'lora' adapter, not 'lora-kd'"):  # a folder alone keeps the expected kind
         registry.create("lora-kd", adapter="adapters/shipped/lora")
-    assert merge({"retriever": {"oracle": True}, "prompt": "chat"}, {"retriever": {"k": 2}, "prompt": "plain"}) == {"retriever": {"oracle": True, "k": 2}, "prompt": "plain"}
+    assert merge({"retriever": {"oracle": True}, "prompt": "chat"}, {"retriever": {"k": 2}, "prompt": "plain"}) == {
+        "retriever": {"oracle": True, "k": 2},
+        "prompt": "plain",
+    }
 
 
 @pytest.mark.parametrize(
@@ -69,7 +86,7 @@ def test_options_merge_over_the_declared_table() -> None:
         ('model = "m"\nadapter = { path = "a", colour = 1 }', "systems.x.adapter.colour: unknown adapter option"),
         ('model = "m"\nendpoint = "http://127.0.0.1:9/v1"\nadapter = "a"', "systems.x.adapter: a served model cannot take a local adapter"),
         ('model = "m"\nbatch_size = 0', "systems.x.batch_size must be >= 1"),
-        ('model = 3', "systems.x.model: 3 has the wrong type; expected string"),
+        ("model = 3", "systems.x.model: 3 has the wrong type; expected string"),
     ],
     ids=["unknown-key", "flat-retriever-key", "prompt", "retriever-k", "retriever-plugin", "adapter-key", "served-adapter", "batch-size", "type"],
 )

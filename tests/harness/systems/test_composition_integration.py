@@ -30,8 +30,26 @@ def test_rag_teacher_declared_in_toml_runs(tmp_path: Path) -> None:
     config = tmp_path / "rag-teacher.toml"
     config.write_text('[systems.rag+teacher]\nmodel = "gemma3-270m"\nadapter = "adapters/shipped/teacher"\nprompt = "plain"\nretriever = { k = 4 }\n')
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "harness", "run", "--system-config", str(config), "--systems", "rag+teacher", "--limit", "2", "--output-dir", str(out), "--quiet", "--baseline", "none"]
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1800, env={**os.environ, "HARNESS_THREADS": os.environ.get("HARNESS_THREADS", "1")})
+    command = [
+        sys.executable,
+        "-m",
+        "harness",
+        "run",
+        "--system-config",
+        str(config),
+        "--systems",
+        "rag+teacher",
+        "--limit",
+        "2",
+        "--output-dir",
+        str(out),
+        "--quiet",
+        "--baseline",
+        "none",
+    ]
+    result = subprocess.run(
+        command, cwd=REPO, capture_output=True, text=True, timeout=1800, env={**os.environ, "HARNESS_THREADS": os.environ.get("HARNESS_THREADS", "1")}
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     run = json.loads((out / "run.json").read_text())
     fingerprint = run["systems"]["rag+teacher"]["fingerprint"]
