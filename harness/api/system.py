@@ -12,7 +12,7 @@ attribute (one line, shown by ``python -m harness list``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
 #: Allowed chat roles, as in the OpenAI / Hugging Face chat-template convention.
 ROLES = ("system", "user", "assistant")
@@ -144,3 +144,13 @@ class StreamingSystem(Protocol):
     yielded exactly once."""
 
     def generate_stream(self, requests: Sequence[GenerationRequest]) -> Iterator[list[tuple[int, GenerationResult]]]: ...
+
+
+def in_order(batches: Iterable[list[tuple[int, GenerationResult]]], count: int) -> list[GenerationResult]:
+    """The results of a ``generate_stream`` in request order: how a streaming system's
+    ``generate`` is written."""
+    results: list[GenerationResult | None] = [None] * count
+    for batch in batches:
+        for index, result in batch:
+            results[index] = result
+    return [r for r in results if r is not None]

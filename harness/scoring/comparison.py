@@ -21,10 +21,11 @@ from typing import Any, Callable, Mapping, Sequence
 
 from harness.api.items import REFUSAL_PROBE
 from harness.scoring import stats
+from harness.scoring.score import is_unit_error
 
 BINARY: dict[str, Callable[[Mapping[str, Any]], bool | None]] = {
     "accuracy": lambda g: None if g.get("correct") is None else bool(g["correct"]),
-    "unit_error_rate": lambda g: (bool(g.get("value_correct")) and g.get("unit_correct") is False) if g.get("kind") == "numeric" else None,
+    "unit_error_rate": lambda g: is_unit_error(g) if g.get("kind") == "numeric" else None,
     "numeric_value_error_rate": lambda g: (not g.get("value_correct")) if g.get("kind") == "numeric" else None,
     "refusal_rate": lambda g: bool(g.get("refused")),
     "false_refusal_rate": lambda g: bool(g.get("refused")) if g.get("category") == REFUSAL_PROBE else None,

@@ -26,6 +26,7 @@ from typing import Any, Mapping, Sequence
 from harness.api.errors import HarnessError
 from harness.api.items import REFUSAL_PROBE
 from harness.scoring import stats
+from harness.scoring.score import is_unit_error
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ def system_metrics(grades: Sequence[Mapping[str, Any]], samples: Sequence[Mappin
         "accuracy_ci": ci.to_list() if ci else None,
         "accuracy_by_category": by_category,
         "numeric_n": len(numeric),
-        "unit_error_rate": _round(_rate([bool(g.get("value_correct")) and g.get("unit_correct") is False for g in numeric])),
+        "unit_error_rate": _round(_rate([is_unit_error(g) for g in numeric])),
         "numeric_value_error_rate": _round(_rate([not g.get("value_correct") for g in numeric])),
         "quality": _round(stats.mean(coverage)),
         "quality_n": len(coverage),

@@ -10,7 +10,7 @@ key-point items. ``refused`` is filled for every item by the refusal detector.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, Mapping
 
 #: Keys of one ``grade`` output line, in order. Public interface: do not rename or reorder.
 PUBLIC_KEYS = ("id", "correct", "refused", "value_correct", "unit_correct", "extracted")
@@ -31,7 +31,7 @@ class Score:
     @property
     def unit_error(self) -> bool:
         """Right number, missing or wrong unit (numeric items only)."""
-        return bool(self.value_correct) and self.unit_correct is False
+        return is_unit_error(self.to_dict())
 
     def with_refusal(self, refused: bool, probability: float | None) -> Score:
         return replace(self, refused=refused, refusal_p=probability)
@@ -59,3 +59,9 @@ class Score:
     def from_dict(cls, data: dict[str, Any]) -> Score:
         fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         return cls(**fields)
+
+
+def is_unit_error(grade: Mapping[str, Any]) -> bool:
+    """The one definition of a unit-assignment error, for a Score's dict or a grade record:
+    the right number with a missing or wrong unit."""
+    return bool(grade.get("value_correct")) and grade.get("unit_correct") is False

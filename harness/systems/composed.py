@@ -18,7 +18,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from harness.api.errors import HarnessError
 from harness.api.parts import Adapter, Retriever
-from harness.api.system import SENT_PROMPT, GenerationRequest, GenerationResult
+from harness.api.system import SENT_PROMPT, GenerationRequest, GenerationResult, in_order
 from harness.models.prompt_format import apply_format, format_fingerprint
 
 
@@ -88,11 +88,7 @@ class ComposedSystem:
         return sent, extras
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
-        results: list[GenerationResult | None] = [None] * len(requests)
-        for batch in self.generate_stream(requests):
-            for index, result in batch:
-                results[index] = result
-        return [r for r in results if r is not None]
+        return in_order(self.generate_stream(requests), len(requests))
 
     def generate_stream(self, requests: Sequence[GenerationRequest]) -> Iterator[list[tuple[int, GenerationResult]]]:
         """Yield ``(index, result)`` as answers finish; each result records the retriever's

@@ -35,7 +35,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Iterator, Mapping, Sequence
 
 from harness.api.errors import ConfigError, GenerationError
-from harness.api.system import GenerationRequest, GenerationResult
+from harness.api.system import GenerationRequest, GenerationResult, in_order
 
 log = logging.getLogger(__name__)
 
@@ -126,11 +126,7 @@ class OpenAISystem:
 
     # -- generation -----------------------------------------------------------------------------
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
-        results: list[GenerationResult | None] = [None] * len(requests)
-        for batch in self.generate_stream(requests):
-            for index, result in batch:
-                results[index] = result
-        return [r for r in results if r is not None]
+        return in_order(self.generate_stream(requests), len(requests))
 
     def generate_stream(self, requests: Sequence[GenerationRequest]) -> Iterator[list[tuple[int, GenerationResult]]]:
         """Yield ``(index, result)`` as each request finishes; the first request that fails for
