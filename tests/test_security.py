@@ -90,18 +90,31 @@ def test_typed_system_names_are_looked_up_never_imported(typed: str, monkeypatch
     from harness.api.errors import UnknownSystemError
     from harness.registry import Registry
 
+    import builtins
+
     registry = Registry.from_entry_points()
-    real = importlib.import_module
+    real_import_module, real_import = importlib.import_module, builtins.__import__
     imported: list[str] = []
 
-    def spy(name: str, *args: Any, **kwargs: Any) -> Any:
+    def spy_import_module(name: str, *args: Any, **kwargs: Any) -> Any:
         imported.append(name)
-        return real(name, *args, **kwargs)
+        return real_import_module(name, *args, **kwargs)
 
-    monkeypatch.setattr(importlib, "import_module", spy)
+    def spy_import(name: str, *args: Any, **kwargs: Any) -> Any:  # `import x`, `__import__("x")`
+        imported.append(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib, "import_module", spy_import_module)
+    monkeypatch.setattr(builtins, "__import__", spy_import)
+    __import__("json")  # the spies see both import paths
+    importlib.import_module("json")
+    assert imported == ["json", "json"]
+    imported.clear()
     with pytest.raises(UnknownSystemError, match="Unknown system"):
         registry.resolve(typed)
-    assert not any(typed.split(":")[0] in name for name in imported)
+    monkeypatch.undo()
+    wanted = typed.split(":")[0]
+    assert not any(name == wanted or name.startswith(wanted + ".") for name in imported), imported
 
 
 def test_cli_refuses_an_import_path_as_a_system_name() -> None:
