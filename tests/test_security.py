@@ -85,12 +85,11 @@ def test_remote_code_is_off_unless_the_user_turns_it_on(monkeypatch: pytest.Monk
 
 @pytest.mark.parametrize("typed", ["os.system", "harness.cli.main:main", "subprocess:run", "../../evil"])
 def test_typed_system_names_are_looked_up_never_imported(typed: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
     import importlib
 
     from harness.api.errors import UnknownSystemError
     from harness.registry import Registry
-
-    import builtins
 
     registry = Registry.from_entry_points()
     real_import_module, real_import = importlib.import_module, builtins.__import__
