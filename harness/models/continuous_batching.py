@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
+from harness.models.loops import LoopDetector
+
 log = logging.getLogger(__name__)
 
 GROW_BLOCK = 128  # tokens added to a KV buffer when it is full; amortises reallocation
@@ -41,13 +43,14 @@ class DecodeTask:
     ids: list[int]  # prompt token ids
     max_new_tokens: int  # completion budget, tokens
     stop_check: Callable[[list[int]], bool] | None = None  # True once the completion holds a stop string
+    loop_stop: bool = False  # end the row with finish_reason "loop" once its tokens repeat (harness.models.loops)
 
 
 @dataclass
 class DecodeOutput:
     index: int
     tokens: list[int]  # completion ids, without the end-of-sequence token
-    finish_reason: str  # "stop" (EOS or stop string) or "length"
+    finish_reason: str  # "stop" (EOS or stop string), "loop" (repetition loop) or "length"
     latency_s: float  # share of wall time: each forward's time split over the rows it served
 
 
@@ -56,6 +59,11 @@ class _Row:
     task: DecodeTask
     tokens: list[int] = field(default_factory=list)
     latency_s: float = 0.0
+    loops: LoopDetector | None = None
+
+    def __post_init__(self) -> None:
+        if self.task.loop_stop:
+            self.loops = LoopDetector()
 
 
 def supports_model(model: Any) -> bool:
@@ -262,6 +270,8 @@ class ContinuousBatcher:
         row.tokens.append(token)
         if row.task.stop_check is not None and row.task.stop_check(row.tokens):
             return "stop"
+        if row.loops is not None and row.loops.feed(token):
+            return "loop"
         if len(row.tokens) >= row.task.max_new_tokens:
             return "length"
         return None

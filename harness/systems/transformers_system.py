@@ -15,6 +15,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from harness.api.system import SENT_PROMPT, GenerationRequest, GenerationResult
 from harness.models.generation import BatchGenerator, GenerationSettings
+from harness.models.loops import LOOP_NGRAM, LOOP_REPEATS
 from harness.models.sources import ResolvedModel, resolve
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ class TransformersSystem:
     * ``batch_size`` -- rows decoded together; None = automatic (KV-cache budget ``kv_cache_mb``).
     * ``autocast_bf16`` -- bf16 autocast on CPU (faster on AVX-512-BF16/AMX; text can change).
     * ``continuous`` -- continuous batching for greedy requests (default on).
+    * ``loop_stop`` -- end a greedy answer once it repeats itself, ``finish_reason`` "loop" (default on).
 
     One model load per system: the loaded generator is kept until :meth:`close`.
     """
@@ -48,13 +50,14 @@ class TransformersSystem:
         trust_remote_code: bool = False,
         kv_cache_mb: int = 1024,
         continuous: bool = True,
+        loop_stop: bool = True,
     ) -> None:
         self.name = name
         self.model_name = model
         self.adapter = adapter
         self.dtype = dtype
         self.device = device
-        self.settings = GenerationSettings(batch_size=batch_size, autocast_bf16=autocast_bf16, kv_cache_mb=kv_cache_mb, continuous=continuous)
+        self.settings = GenerationSettings(batch_size=batch_size, autocast_bf16=autocast_bf16, kv_cache_mb=kv_cache_mb, continuous=continuous, loop_stop=loop_stop)
         self.trust_remote_code = trust_remote_code
         self._resolved: ResolvedModel | None = None
         self._generator: BatchGenerator | None = None
@@ -72,6 +75,8 @@ class TransformersSystem:
     @property
     def fingerprint(self) -> Mapping[str, Any]:
         fp: dict[str, Any] = {"class": type(self).__name__, **self.resolved.fingerprint(), "dtype": self.dtype, "autocast_bf16": self.settings.autocast_bf16}
+        if self.settings.loop_stop:  # absent when off, so answers cached before loop stopping existed stay valid for it
+            fp["loop_stop"] = {"ngram": LOOP_NGRAM, "repeats": LOOP_REPEATS}
         fp.update(self.fingerprint_extra())
         return fp
 

@@ -155,3 +155,38 @@ def test_static_batches_count_tokens_up_to_the_stop_not_the_padding(tiny) -> Non
     assert first.finish_reason == "stop" and stop not in first.text
     assert first.completion_tokens == words.index(stop) + 1  # one word-level token per word, the stop included
     assert max(r.completion_tokens for r in stopped[1:]) == 12  # another row ran to the budget, so row 0 was padded
+
+
+def test_loop_stop_cuts_each_answer_where_its_loop_is_recognised(tiny) -> None:
+    """A random tiny model falls into greedy loops; with loop stopping each row is the unstopped
+    row cut where :func:`find_loop` recognises the loop on its token ids."""
+    from harness.models.continuous_batching import ContinuousBatcher, DecodeTask
+    from harness.models.loops import find_loop
+
+    model, _ = tiny
+    prompts = [[1] + [4 + (i * 7 + j) % 60 for j in range(2 + (i * 11) % 23)] for i in range(12)]
+
+    def run(loop_stop: bool) -> dict[int, object]:
+        tasks = [DecodeTask(i, ids, 60, loop_stop=loop_stop) for i, ids in enumerate(prompts)]
+        return {out.index: out for batch in ContinuousBatcher(model, eos_ids={2}, pad_id=0, max_rows=4).run(tasks) for out in batch}
+
+    free, cut = run(False), run(True)
+    looped = 0
+    for index in range(len(prompts)):
+        loop = find_loop(free[index].tokens)
+        if loop is None:
+            assert (cut[index].tokens, cut[index].finish_reason) == (free[index].tokens, free[index].finish_reason)
+            continue
+        looped += 1
+        assert cut[index].finish_reason == "loop"
+        assert cut[index].tokens == free[index].tokens[: loop.looped_at]
+    assert looped >= 3, "the tiny model should loop on several of these prompts"
+
+
+def test_loop_stop_gives_the_same_answers_on_the_static_and_continuous_paths(tiny) -> None:
+    model, tok = tiny
+    reqs = requests(9, max_new=60)
+    continuous = BatchGenerator(model, tok, GenerationSettings(batch_size=3)).generate(reqs)
+    static = BatchGenerator(model, tok, GenerationSettings(batch_size=3, continuous=False)).generate(reqs)
+    assert [(r.text, r.completion_tokens, r.finish_reason) for r in static] == [(r.text, r.completion_tokens, r.finish_reason) for r in continuous]
+    assert sum(r.finish_reason == "loop" for r in continuous) >= 3
