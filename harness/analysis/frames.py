@@ -186,7 +186,7 @@ def _frame(rows: list[dict[str, Any]], systems: Sequence[str]) -> pd.DataFrame:
     dtypes["answer_type"] = pd.CategoricalDtype(ANSWER_TYPES)
     dtypes["created"] = "object"
     frame = frame.astype(dtypes)
-    frame["created"] = pd.to_datetime(frame["created"], utc=True, format="ISO8601")
+    frame["created"] = pd.to_datetime(frame["created"], utc=True, format="ISO8601", errors="coerce")
     return frame.reset_index(drop=True)
 
 

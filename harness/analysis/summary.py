@@ -80,10 +80,17 @@ def summarize(samples: pd.DataFrame, by: Sequence[str] = ("run_id", "system")) -
 
 
 def _typed(out: pd.DataFrame, samples: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """Dtypes of :data:`METRIC_COLUMNS` (keys keep the samples' dtypes); rows sorted by group in
+    the order the groups appear in ``samples`` (categoricals: category order), then metric."""
     import pandas as pd
 
     out = out.astype({**{k: samples[k].dtype for k in keys}, **METRIC_COLUMNS, "metric": pd.CategoricalDtype([*METRICS, *RETRIEVAL_METRICS])})
-    return out.sort_values([*keys, "metric"], kind="stable").reset_index(drop=True)
+    first_seen = {k: {v: i for i, v in enumerate(dict.fromkeys(samples[k].dropna()))} for k in keys}
+
+    def order(column: pd.Series) -> pd.Series:
+        return column if isinstance(column.dtype, pd.CategoricalDtype) else column.map(first_seen[str(column.name)])
+
+    return out.sort_values([*keys, "metric"], kind="stable", key=order).reset_index(drop=True)
 
 
 def widen(long: pd.DataFrame, by: Sequence[str] = ("system",)) -> pd.DataFrame:
@@ -102,26 +109,22 @@ def retrieval_inputs(samples: pd.DataFrame) -> tuple[list[dict[str, Any]], dict[
     return records, items
 
 
-def retrieval_summary(samples: pd.DataFrame, by: Sequence[str] = ("run_id", "system")) -> pd.DataFrame:
-    """Hit@k and MRR of the answers that recorded retrieved chunks, per group, as
+def retrieval_summary(samples: pd.DataFrame) -> pd.DataFrame:
+    """Hit@k and MRR per run x system for the systems that recorded retrieved chunks, as
     :func:`summarize` rows (``n`` = answers with gold passages, no interval); empty when none
-    retrieved anything. Reads the corpus the gold anchors point into (``retrieval_index``)."""
+    did. Reads the corpus the gold anchors point into (``retrieval_index``)."""
     import pandas as pd
 
     from harness.scoring.metrics import retrieval_for
 
-    keys = list(by)
-    rows = []
-    for group, chunk in samples.groupby(keys, observed=True, sort=True):
-        found = retrieval_for(*retrieval_inputs(chunk))
-        for overall in (r.get("all", {}) for r in found.values()):  # one system per group
-            key = dict(zip(keys, group if isinstance(group, tuple) else (group,)))
-            rows += [
-                {**key, "metric": metric, "n": overall.get("n"), "value": overall[metric.removeprefix("retrieval_")]}
-                for metric in RETRIEVAL_METRICS
-                if overall.get(metric.removeprefix("retrieval_")) is not None
-            ]
-    return _typed(pd.DataFrame(rows, columns=[*keys, *METRIC_COLUMNS]), samples, keys)
+    rows = [
+        {"run_id": run_id, "system": system, "metric": metric, "n": found["all"].get("n"), "value": found["all"][metric.removeprefix("retrieval_")]}
+        for run_id, run in samples.groupby("run_id", sort=False)
+        for system, found in retrieval_for(*retrieval_inputs(run)).items()
+        for metric in RETRIEVAL_METRICS
+        if found.get("all", {}).get(metric.removeprefix("retrieval_")) is not None
+    ]
+    return _typed(pd.DataFrame(rows, columns=["run_id", "system", *METRIC_COLUMNS]), samples, ["run_id", "system"])
 
 
 def _with_run_columns(frame: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
@@ -140,16 +143,9 @@ def metrics_df(*run_dirs: str | Path, retrieval: bool = True) -> pd.DataFrame:
     from harness.analysis.frames import samples_df
 
     samples = samples_df(*run_dirs)
-    parts = [summarize(samples)]
-    if retrieval:
-        parts.append(retrieval_summary(samples))
-    long = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else parts[0]
-    long = long.sort_values(["run_id", "system", "metric"], kind="stable", key=lambda s: s if s.name != "run_id" else s.map(_order(samples)))
-    return _with_run_columns(long.reset_index(drop=True), samples)
-
-
-def _order(samples: pd.DataFrame) -> dict[str, int]:
-    return {run_id: i for i, run_id in enumerate(dict.fromkeys(samples["run_id"]))}
+    parts = [summarize(samples), *([retrieval_summary(samples)] if retrieval else [])]
+    long = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
+    return _with_run_columns(_typed(long, samples, ["run_id", "system"]), samples)
 
 
 def comparisons_df(*run_dirs: str | Path, baseline: str | None = None) -> pd.DataFrame:
