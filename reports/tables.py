@@ -39,7 +39,8 @@ def summary_table(data: ReportData) -> Table:
     for name in data.systems:
         m = data.stats(name)
         rates = [pct(m.get(k)) for k in ("unit_error_rate", "numeric_value_error_rate", "quality", "refusal_rate", "false_refusal_rate")]
-        rows.append([name, str(m.get("n", 0)), pct(m.get("accuracy")), ci_pct(_ci(m, "accuracy")), *rates, num(m.get("mean_latency_s"), 3), num(m.get("mean_completion_tokens"), 1)])
+        speed = [num(m.get("mean_latency_s"), 3), num(m.get("mean_completion_tokens"), 1)]
+        rows.append([name, str(m.get("n", 0)), pct(m.get("accuracy")), ci_pct(_ci(m, "accuracy")), *rates, *speed])
     return header, rows
 
 

@@ -13,6 +13,7 @@ The file is written to a temporary name beside ``path`` and renamed, so it is al
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,7 +39,7 @@ def format_for(path: Path, given: str | None) -> str:
 
 
 def _json_text(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and value != value):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 

@@ -205,15 +205,17 @@ def graded_frame(
 
 
 def _rows(
-    samples: Iterable[Mapping[str, Any]], grades: Iterable[Mapping[str, Any]], items: Mapping[str, Item], run: Mapping[str, Any], run_id: str | None, run_dir: str | None
+    samples: Iterable[Mapping[str, Any]],
+    grades: Iterable[Mapping[str, Any]],
+    items: Mapping[str, Item],
+    run: Mapping[str, Any],
+    run_id: str | None,
+    run_dir: str | None,
 ) -> list[dict[str, Any]]:
     by_key = {(str(g.get("system")), str(g.get("id"))): g for g in grades}
     fields = _run_fields(run, run_id, run_dir)
     options = (run.get("config") or {}).get("system_options") or {}
-    return [
-        {**fields, **_row(s, items.get(str(s.get("id"))), by_key.get((str(s.get("system")), str(s.get("id")))), options)}
-        for s in samples
-    ]
+    return [{**fields, **_row(s, items.get(str(s.get("id"))), by_key.get((str(s.get("system")), str(s.get("id")))), options)} for s in samples]
 
 
 def _run_ids(run_dirs: Sequence[Path]) -> list[str]:

@@ -38,10 +38,7 @@ def _where(values: pd.Series, mask: pd.Series) -> pd.Series:
 #: metric name -> per-answer value (NA where the metric does not apply), averaged per group.
 METRICS: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
     "accuracy": lambda df: _where(df["correct"], _graded(df) & df["correct"].notna()),
-    **{
-        f"accuracy_{c}": (lambda df, c=c: _where(df["correct"], _graded(df) & df["correct"].notna() & (df["category"] == c)))
-        for c in CATEGORIES
-    },
+    **{f"accuracy_{c}": (lambda df, c=c: _where(df["correct"], _graded(df) & df["correct"].notna() & (df["category"] == c))) for c in CATEGORIES},
     "unit_error_rate": lambda df: _where(df["unit_error"], df["unit_error"].notna()),
     "numeric_value_error_rate": lambda df: _where(df["value_error"], df["value_error"].notna()),
     "quality": lambda df: _where(df["coverage"], df["coverage"].notna()),

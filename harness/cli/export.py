@@ -24,8 +24,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR", help="run directories written by python -m harness run")
     p.add_argument("--output", type=Path, required=True, metavar="FILE", help="file to write (replaced if it exists)")
-    p.add_argument("--format", choices=("csv", "jsonl", "parquet"), default=None, help="default: from the --output extension; parquet needs pyarrow (the [parquet] extra)")
-    p.add_argument("--frame", choices=FRAMES, default="samples", help="samples (default): one row per answer; metrics: per system x metric with 95%% CI; comparisons: paired tests")
+    p.add_argument(
+        "--format", choices=("csv", "jsonl", "parquet"), default=None, help="default: from the --output extension; parquet needs pyarrow (the [parquet] extra)"
+    )
+    p.add_argument(
+        "--frame",
+        choices=FRAMES,
+        default="samples",
+        help="samples (default): one row per answer; metrics: per system x metric with 95%% CI; comparisons: paired tests",
+    )
     p.set_defaults(func=handle)
 
 

@@ -18,7 +18,7 @@ DOC = REPO / "docs" / "analysis.md"
 
 
 def examples() -> list[str]:
-    return re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
+    return re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.DOTALL)
 
 
 def run_examples(cwd: Path) -> list[dict[str, Any]]:

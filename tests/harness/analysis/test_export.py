@@ -37,7 +37,9 @@ def test_export_writes_the_samples_frame(run: Path, tmp_path: Path, fmt: str, ca
     tags = back["tags"].iloc[0]
     assert (json.loads(tags) if fmt == "csv" else list(tags)) == ["ddr5", "bandwidth"]
     if fmt == "parquet":  # dtypes survive the round trip
-        assert {c: str(t) for c, t in back.dtypes.items() if c not in ("prompt", "extra")} == {c: str(t) for c, t in frame.dtypes.items() if c not in ("prompt", "extra")}
+        assert {c: str(t) for c, t in back.dtypes.items() if c not in ("prompt", "extra")} == {
+            c: str(t) for c, t in frame.dtypes.items() if c not in ("prompt", "extra")
+        }
     if fmt == "jsonl":
         first = json.loads(out.read_text(encoding="utf-8").splitlines()[0])
         assert first["created"] == "2025-01-01T00:00:00+00:00" and first["extra"] == {} and first["limit"] is None
@@ -52,7 +54,9 @@ def test_export_metrics_frame(run: Path, tmp_path: Path) -> None:
 
 def test_export_bad_input(run: Path, tmp_path: Path) -> None:
     assert_clean_error(harness("export", str(tmp_path / "nowhere"), "--output", str(tmp_path / "x.csv")), "nowhere/run.json: not found", "pass a run directory")
-    assert_clean_error(harness("export", str(run), "--output", str(tmp_path / "x.txt")), "--output", "cannot tell the format", "pass --format csv|jsonl|parquet")
+    assert_clean_error(
+        harness("export", str(run), "--output", str(tmp_path / "x.txt")), "--output", "cannot tell the format", "pass --format csv|jsonl|parquet"
+    )
     assert_clean_error(harness("export", str(run), "--format", "csv", "--output", str(tmp_path)), "is a folder", "pass a file name")
     (run / "samples.jsonl").write_text('{"id": "st-r-001"}\n{oops\n{"id": "st-r-002"}\n')
     assert_clean_error(harness("export", str(run), "--output", str(tmp_path / "x.csv")), "samples.jsonl:2: not valid JSON")
@@ -63,6 +67,8 @@ def test_parquet_without_pyarrow_names_the_extra(run: Path, tmp_path: Path) -> N
     shadow = tmp_path / "no_pyarrow"
     shadow.mkdir()
     (shadow / "pyarrow.py").write_text('raise ImportError("pyarrow is not installed")\n')
-    result = harness("export", str(run), "--output", str(tmp_path / "x.parquet"), env={"PYTHONPATH": os.pathsep.join([str(shadow), os.environ.get("PYTHONPATH", "")])})
+    result = harness(
+        "export", str(run), "--output", str(tmp_path / "x.parquet"), env={"PYTHONPATH": os.pathsep.join([str(shadow), os.environ.get("PYTHONPATH", "")])}
+    )
     assert_clean_error(result, "--format parquet: needs pyarrow", "pip install 'raq-harness[parquet]'", "--format csv or jsonl")
     assert not (tmp_path / "x.parquet").exists()

@@ -60,7 +60,11 @@ def test_retrieval_extra_and_new_grade_fields(run: Path) -> None:
     samples = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
     for sample in samples:
         if sample["system"] == "rag":
-            sample["extra"] = {"retrieved": [{"chunk_id": "a.md#x:0", "anchor": "a.md#x"}, {"chunk_id": "b.md#y:1", "anchor": "b.md#y"}], "k": 1, "logprob": -3.5}
+            sample["extra"] = {
+                "retrieved": [{"chunk_id": "a.md#x:0", "anchor": "a.md#x"}, {"chunk_id": "b.md#y:1", "anchor": "b.md#y"}],
+                "k": 1,
+                "logprob": -3.5,
+            }
     (run / "samples.jsonl").write_text("".join(json.dumps(s) + "\n" for s in samples))
     grades = [json.loads(line) for line in (run / "grades.jsonl").read_text().splitlines()]
     (run / "grades.jsonl").write_text("".join(json.dumps({**g, "degenerate": g["system"] == "vanilla"}) + "\n" for g in grades))

@@ -4,40 +4,67 @@ one run and for several."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from harness.analysis import comparisons_df, metrics_df, samples_df, summarize
+from harness.api.items import CATEGORIES
 from harness.runlog import read_samples
 from harness.scoring.gradebook import load_items, read_grades
 from harness.scoring.metrics import compute_metrics
 from tests.scoring.runs import BAD, GOOD, make_run
 
 
-def assert_frames_equal_run_metrics(run_dir: Path, stored: dict) -> None:
+def _get(rows: dict[str, dict[str, Any]], metric: str, field: str = "value", default: Any = None) -> Any:
+    value = rows.get(metric, {}).get(field)
+    return default if value is None or pd.isna(value) else value
+
+
+def _ci(rows: dict[str, dict[str, Any]], metric: str) -> list[float] | None:
+    low, high = _get(rows, metric, "ci_low"), _get(rows, metric, "ci_high")
+    return None if low is None else [low, high]
+
+
+def as_stored(metrics: pd.DataFrame, system: str) -> dict[str, Any]:
+    """One system's metrics_df rows in the shape of run.json ``metrics.per_system[system]``
+    (every key the frame gives)."""
+    rows = {str(r["metric"]): r for r in metrics[metrics["system"] == system].to_dict("records")}
+    counts = {"numeric_n": "numeric_value_error_rate", "quality_n": "quality", "probe_n": "false_refusal_rate"}
+    means = (
+        "unit_error_rate",
+        "numeric_value_error_rate",
+        "quality",
+        "refusal_rate",
+        "false_refusal_rate",
+        "mean_latency_s",
+        "mean_completion_tokens",
+        "mean_prompt_tokens",
+    )
+    return {
+        "n_scored": _get(rows, "accuracy", "n", 0),
+        "accuracy": _get(rows, "accuracy"),
+        "accuracy_ci": _ci(rows, "accuracy"),
+        "accuracy_by_category": {
+            c: {"n": _get(rows, f"accuracy_{c}", "n"), "accuracy": _get(rows, f"accuracy_{c}"), "ci": _ci(rows, f"accuracy_{c}")}
+            for c in CATEGORIES
+            if f"accuracy_{c}" in rows
+        },
+        **{key: _get(rows, metric, "n", 0) for key, metric in counts.items()},
+        **{metric: _get(rows, metric) for metric in means},
+        "retrieval": {k: _get(rows, f"retrieval_{k}") for k in ("hit@1", "hit@3", "hit@5", "hit@10", "mrr")},
+    }
+
+
+def assert_frames_equal_run_metrics(run_dir: Path, stored: dict[str, Any]) -> None:
     """metrics_df and comparisons_df of ``run_dir`` equal ``stored`` (a run.json "metrics")."""
     metrics = metrics_df(run_dir)
+    assert set(metrics["system"].astype(str)) == set(stored["per_system"])
     for name, m in stored["per_system"].items():
-        rows = metrics[metrics["system"] == name].set_index("metric")
-
-        def value(metric: str) -> float | None:
-            return None if metric not in rows.index else float(rows.loc[metric, "value"])
-
-        def ci(metric: str) -> list[float] | None:
-            return None if metric not in rows.index or pd.isna(rows.loc[metric, "ci_low"]) else [float(rows.loc[metric, "ci_low"]), float(rows.loc[metric, "ci_high"])]
-
-        assert value("accuracy") == m["accuracy"] and ci("accuracy") == m["accuracy_ci"], name
-        assert int(rows.loc["accuracy", "n"]) == m["n_scored"], name
-        for category, c in m["accuracy_by_category"].items():
-            assert (value(f"accuracy_{category}"), ci(f"accuracy_{category}"), int(rows.loc[f"accuracy_{category}", "n"])) == (c["accuracy"], c["ci"], c["n"]), (name, category)
-        for metric in ("unit_error_rate", "numeric_value_error_rate", "quality", "refusal_rate", "false_refusal_rate", "mean_latency_s", "mean_completion_tokens", "mean_prompt_tokens"):
-            assert value(metric) == m[metric], (name, metric)
-        for key, metric in (("numeric_n", "numeric_value_error_rate"), ("quality_n", "quality"), ("probe_n", "false_refusal_rate")):
-            assert (int(rows.loc[metric, "n"]) if metric in rows.index else 0) == m[key], (name, key)
-        retrieval = (m.get("retrieval") or {}).get("all", {})
-        for k in ("hit@1", "hit@3", "hit@5", "hit@10", "mrr"):
-            assert value(f"retrieval_{k}") == retrieval.get(k), (name, k)
+        want = {**{k: m[k] for k in as_stored(metrics, name) if k != "retrieval"}, "retrieval": {}}
+        want["retrieval"] = {k: (m.get("retrieval") or {}).get("all", {}).get(k) for k in ("hit@1", "hit@3", "hit@5", "hit@10", "mrr")}
+        assert as_stored(metrics, name) == want, name
     comparisons = comparisons_df(run_dir)
     rows = {r["system"]: r for r in stored["comparisons"]["rows"]}
     assert set(comparisons["system"].astype(str)) == set(rows)
@@ -45,7 +72,17 @@ def assert_frames_equal_run_metrics(run_dir: Path, stored: dict) -> None:
         want = rows[str(row["system"])]
         assert row["baseline"] == stored["comparisons"]["baseline"]
         assert [row["ci_low"], row["ci_high"]] == want["ci"]
-        for key in ("n_shared", "baseline_accuracy", "accuracy", "difference", "baseline_only_correct", "system_only_correct", "p_value", "p_holm", "significant"):
+        for key in (
+            "n_shared",
+            "baseline_accuracy",
+            "accuracy",
+            "difference",
+            "baseline_only_correct",
+            "system_only_correct",
+            "p_value",
+            "p_holm",
+            "significant",
+        ):
             assert row[key] == want[key], (row["system"], key)
 
 
