@@ -157,8 +157,8 @@ def comparisons_df(*run_dirs: str | Path, baseline: str | None = None) -> pd.Dat
     samples = samples_df(*run_dirs)
     rows = []
     for run_id, run in samples.groupby("run_id", sort=False):
-        chosen = baseline or (run["baseline_system"].dropna().iloc[0] if run["baseline_system"].notna().any() else "vanilla")
-        names = list(dict.fromkeys(run["system"].astype(str)))
+        chosen = baseline or next(iter(run["baseline_system"].dropna()), "vanilla")
+        names = [str(s) for s in run["system"].cat.categories if (run["system"] == s).any()]  # run order
         result = comparisons(outcomes(grade_records(run)), names, chosen)
         for row in result["rows"]:
             low, high = row.pop("ci") or (None, None)
