@@ -27,6 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--system-config", type=Path, default=None, help="TOML with [systems.NAME] tables of options (e.g. an openai endpoint)")
     p.add_argument("--baseline-system", default="vanilla", help="paired comparisons are against this system")
     p.add_argument("--no-cache", action="store_true", help="regenerate every answer")
+    p.add_argument("--no-loop-stop", action="store_true", help="let local models finish repetition loops instead of ending the answer (finish_reason 'loop'); see docs/performance.md")
     p.add_argument("--train-missing", action="store_true", help="train adapters that are missing or stale instead of refusing them")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     gate = p.add_argument_group("regression gate", "compare this run with a committed baseline run (paired, one-sided exact McNemar, Holm)")
@@ -51,6 +52,8 @@ def handle(args: argparse.Namespace) -> int:
             opts.setdefault("dtype", args.dtype)
         if args.device is not None:
             opts.setdefault("device", args.device)
+        if args.no_loop_stop:
+            opts.setdefault("loop_stop", False)
         if args.train_missing and getattr(registry.get(name).load_factory(), "accepts_train_missing", False):
             opts.setdefault("train_missing", True)
     config = RunConfig(
