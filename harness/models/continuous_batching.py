@@ -66,6 +66,32 @@ class _Row:
             self.loops = LoopDetector()
 
 
+@dataclass
+class ForwardTimings:
+    """Where a batcher's time went: prefill forwards vs decode steps (wall seconds, tokens)."""
+
+    prefill_s: float = 0.0
+    prefill_tokens: int = 0  # real prompt tokens
+    prefill_padded_tokens: int = 0  # tokens the forwards computed, padding included
+    decode_s: float = 0.0
+    decode_tokens: int = 0  # one per active row per step
+    decode_steps: int = 0
+
+    def add_prefill(self, seconds: float, tokens: int, padded: int) -> None:
+        self.prefill_s += seconds
+        self.prefill_tokens += tokens
+        self.prefill_padded_tokens += padded
+
+    def add_decode(self, seconds: float, rows: int) -> None:
+        self.decode_s += seconds
+        self.decode_tokens += rows
+        self.decode_steps += 1
+
+    def merge(self, other: "ForwardTimings") -> None:
+        for name in ("prefill_s", "prefill_tokens", "prefill_padded_tokens", "decode_s", "decode_tokens", "decode_steps"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
 def supports_model(model: Any) -> bool:
     """True when every cache layer the model would build is a plain full-attention layer."""
     from transformers import DynamicCache
@@ -199,6 +225,7 @@ class ContinuousBatcher:
         self.device = next(model.parameters()).device
         self.num_layers = int(model.config.get_text_config(decoder=True).num_hidden_layers)
         self.cache_kwarg = cache_kwarg(model)
+        self.timings = ForwardTimings()
 
     def run(self, tasks: Sequence[DecodeTask]) -> Iterator[list[DecodeOutput]]:
         """Yield finished rows, a list per forward pass that finished any."""
@@ -216,7 +243,9 @@ class ContinuousBatcher:
                     group = self._take_group(queue, free)
                     started = time.perf_counter()
                     new_cache, new_mask, first = self._prefill(group)
-                    share = (time.perf_counter() - started) / len(group)
+                    elapsed = time.perf_counter() - started
+                    self.timings.add_prefill(elapsed, sum(len(t.ids) for t in group), int(new_mask.numel()))
+                    share = elapsed / len(group)
                     new_rows = [_Row(task, latency_s=share) for task in group]
                     if cache is None:
                         cache, mask, pending = new_cache, new_mask, first
@@ -233,7 +262,9 @@ class ContinuousBatcher:
                     out = self.model(input_ids=pending[:, None], attention_mask=mask, position_ids=positions, use_cache=True, **{self.cache_kwarg: cache})
                     pending = out.logits[:, -1].argmax(dim=-1)
                     tokens = pending.tolist()
-                    share = (time.perf_counter() - started) / len(rows)
+                    elapsed = time.perf_counter() - started
+                    self.timings.add_decode(elapsed, len(rows))
+                    share = elapsed / len(rows)
                     for row in rows:
                         row.latency_s += share
                     appended = rows

@@ -81,6 +81,7 @@ class BatchGenerator:
         self.settings = settings or GenerationSettings()
         self.device = next(model.parameters()).device
         self._continuous: bool | None = None  # whether the model supports continuous batching
+        self.timings: Any = None  # ForwardTimings of the continuous path, summed over calls (None before any)
 
     def generate(self, requests: Sequence[GenerationRequest], progress: Callable[[int], None] | None = None) -> list[GenerationResult]:
         """Results in input order; ``progress(n)`` is called as ``n`` more requests finish."""
@@ -137,6 +138,11 @@ class BatchGenerator:
             prefill_tokens=self.settings.prefill_tokens,
             autocast_bf16=self.settings.autocast_bf16 and self.device.type == "cpu",
         )
+        if self.timings is None:
+            from harness.models.continuous_batching import ForwardTimings
+
+            self.timings = ForwardTimings()
+        batcher_timings = batcher.timings  # filled while run() goes on
         for outputs in batcher.run(tasks):
             batch = []
             for out in outputs:
@@ -145,6 +151,7 @@ class BatchGenerator:
                 finish = "stop" if stopped else out.finish_reason
                 batch.append((out.index, GenerationResult(id=request.id, text=text.strip(), prompt_tokens=len(encoded[out.index]), completion_tokens=len(out.tokens), latency_s=out.latency_s, finish_reason=finish)))
             yield batch
+        self.timings.merge(batcher_timings)
 
     def _stop_check(self, stops: Sequence[str]) -> Callable[[list[int]], bool] | None:
         wanted = [s for s in stops if s]
