@@ -100,8 +100,7 @@ def stratified_sample(items: Sequence[Item], n: int, seed: int = 0) -> list[Item
 
     Every category gets at least one item when ``n`` allows it; the remaining places go by
     largest remainder. Within a stratum the order is a seeded hash of the item id, so the same
-    ``n`` and ``seed`` always give the same items, and a larger ``n`` keeps the smaller sample's
-    items. The result keeps the benchmark's order.
+    ``n`` and ``seed`` always give the same items. The result keeps the benchmark's order.
     """
     if n >= len(items):
         return list(items)
