@@ -13,6 +13,7 @@ import json
 import logging
 from typing import Any, Iterator, Mapping, Sequence
 
+from harness.api.errors import ConfigError
 from harness.api.system import SENT_PROMPT, GenerationRequest, GenerationResult
 from harness.models.generation import BatchGenerator, GenerationSettings
 from harness.models.loops import LOOP_NGRAM, LOOP_REPEATS
@@ -32,6 +33,8 @@ class TransformersSystem:
     * ``autocast_bf16`` -- bf16 autocast on CPU (faster on AVX-512-BF16/AMX; text can change).
     * ``continuous`` -- continuous batching for greedy requests (default on).
     * ``loop_stop`` -- end a greedy answer once it repeats itself, ``finish_reason`` "loop" (default on).
+    * ``quantize`` -- ``"int8"``: dynamic int8 quantisation of every linear layer (CPU only; faster on
+      CPUs without bf16 hardware, greedy text can change; see docs/performance.md). Default None.
 
     One model load per system: the loaded generator is kept until :meth:`close`.
     """
@@ -51,7 +54,12 @@ class TransformersSystem:
         kv_cache_mb: int = 1024,
         continuous: bool = True,
         loop_stop: bool = True,
+        quantize: str | None = None,
     ) -> None:
+        from harness.models.loading import QUANTIZATIONS
+
+        if quantize not in QUANTIZATIONS:
+            raise ConfigError(f"quantize: {quantize!r} is not supported; use one of {', '.join(repr(q) for q in QUANTIZATIONS)}")
         self.name = name
         self.model_name = model
         self.adapter = adapter
@@ -59,6 +67,7 @@ class TransformersSystem:
         self.device = device
         self.settings = GenerationSettings(batch_size=batch_size, autocast_bf16=autocast_bf16, kv_cache_mb=kv_cache_mb, continuous=continuous, loop_stop=loop_stop)
         self.trust_remote_code = trust_remote_code
+        self.quantize = quantize
         self._resolved: ResolvedModel | None = None
         self._generator: BatchGenerator | None = None
 
@@ -75,6 +84,8 @@ class TransformersSystem:
     @property
     def fingerprint(self) -> Mapping[str, Any]:
         fp: dict[str, Any] = {"class": type(self).__name__, **self.resolved.fingerprint(), "dtype": self.dtype, "autocast_bf16": self.settings.autocast_bf16}
+        if self.quantize is not None:
+            fp["quantize"] = self.quantize
         if self.settings.loop_stop:  # absent when off, so answers cached before loop stopping existed stay valid for it
             fp["loop_stop"] = {"ngram": LOOP_NGRAM, "repeats": LOOP_REPEATS}
         fp.update(self.fingerprint_extra())
@@ -90,6 +101,10 @@ class TransformersSystem:
 
             model, tokenizer = load_causal_lm(self.resolved, dtype=self.dtype, device=self.device, trust_remote_code=self.trust_remote_code)
             model = self.wrap_model(model)
+            if self.quantize is not None:
+                from harness.models.loading import quantize_model
+
+                model = quantize_model(model, self.quantize)
             self._generator = BatchGenerator(model, tokenizer, self.settings)
         return self._generator
 

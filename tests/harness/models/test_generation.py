@@ -190,3 +190,27 @@ def test_loop_stop_gives_the_same_answers_on_the_static_and_continuous_paths(tin
     static = BatchGenerator(model, tok, GenerationSettings(batch_size=3, continuous=False)).generate(reqs)
     assert [(r.text, r.completion_tokens, r.finish_reason) for r in static] == [(r.text, r.completion_tokens, r.finish_reason) for r in continuous]
     assert sum(r.finish_reason == "loop" for r in continuous) >= 3
+
+
+def test_int8_quantised_model_generates_through_both_paths(tiny) -> None:
+    import copy
+
+    from harness.models.loading import quantize_model
+
+    model, tok = tiny
+    quantised = quantize_model(copy.deepcopy(model), "int8")
+    assert not any(type(m) is torch.nn.Linear for m in quantised.modules())  # every linear layer replaced
+    reqs = requests(5, max_new=10)
+    continuous = BatchGenerator(quantised, tok, GenerationSettings(batch_size=2)).generate(reqs)
+    static = BatchGenerator(quantised, tok, GenerationSettings(batch_size=2, continuous=False)).generate(reqs)
+    assert [r.text for r in continuous] == [r.text for r in static]
+    assert all(0 < r.completion_tokens <= 10 for r in continuous)
+
+
+def test_unknown_quantisation_is_a_config_error() -> None:
+    from harness.api.errors import ConfigError
+    from harness.systems.transformers_system import vanilla
+
+    with pytest.raises(ConfigError, match="quantize: 'int4' is not supported"):
+        vanilla(quantize="int4")
+    assert vanilla(quantize="int8").quantize == "int8"
