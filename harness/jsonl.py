@@ -8,6 +8,7 @@ JSON string and would shift every line number after them.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -16,9 +17,10 @@ from harness.api.errors import DataError
 
 def numbered_lines(path: Path, missing: str) -> Iterator[tuple[int, str]]:
     """``(line number, text)`` for each non-blank line; ``missing`` is the fix named when the
-    file does not exist. Raises :class:`DataError` for a missing or non-UTF-8 file."""
+    file does not exist. ``-`` reads standard input. Raises :class:`DataError` for a missing or non-UTF-8 file."""
     try:
-        text = Path(path).read_bytes().decode("utf-8")
+        data = sys.stdin.buffer.read() if str(path) == "-" else Path(path).read_bytes()
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise DataError(f"{path}: file not found; {missing}") from None
     except UnicodeDecodeError as exc:

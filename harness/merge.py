@@ -158,6 +158,7 @@ def _run_doc(dirs: Sequence[Path], runs: Sequence[dict[str, Any]], names: Sequen
         "created": created,
         "finished": datetime.now(timezone.utc).isoformat(),
         "wall_s": max((float(run.get("wall_s") or 0.0) for run in runs), default=0.0),
+        "peak_rss_mb": max((float(run["peak_rss_mb"]) for run in runs if run.get("peak_rss_mb") is not None), default=None),  # the largest shard's
         "config": {**first.get("config", {}), "shard": None, "output_dir": None},
         "benchmark": {**first.get("benchmark", {}), "selected_items": len(items)},
         "systems": systems,

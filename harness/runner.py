@@ -43,6 +43,7 @@ class RunConfig:
     systems: str = "all"  # "all" or comma-separated registry names
     benchmark: str | None = None  # items.jsonl path; None = bundled RAQ benchmark
     limit: int | None = None  # first N items (after sharding); None = all
+    sample: int | None = None  # N items drawn stratified by category and topic (seeded by ``seed``); None = all
     output_dir: str | None = None  # None = runs/<timestamp>-<config hash>
     batch_size: int | None = None  # rows per forward pass; None = each system picks (local models: automatic)
     max_new_tokens: int = 192  # completion budget per answer, tokens
@@ -56,6 +57,8 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"--limit must be >= 1, got {self.limit}")
+        if self.sample is not None and self.sample < 1:
+            raise ConfigError(f"--sample must be >= 1, got {self.sample}")
         if self.batch_size is not None and self.batch_size < 1:
             raise ConfigError(f"--batch-size must be >= 1, got {self.batch_size}")
         if not 1 <= self.max_new_tokens <= 8192:
@@ -75,13 +78,51 @@ def parse_shard(text: str) -> tuple[int, int]:
     return index, count
 
 
-def select_items(items: Sequence[Item], shard: str | None, limit: int | None) -> list[Item]:
-    """Deterministic slice: shard by a stable hash of the item id, then keep the first ``limit``."""
+def select_items(items: Sequence[Item], shard: str | None, limit: int | None, sample: int | None = None, seed: int = 0) -> list[Item]:
+    """Deterministic slice: shard by a stable hash of the item id, draw a stratified ``sample``
+    (:func:`stratified_sample`), then keep the first ``limit``."""
     chosen = list(items)
     if shard is not None:
         index, count = parse_shard(shard)
         chosen = [it for it in chosen if int(hashlib.sha256(it.id.encode()).hexdigest(), 16) % count == index]
+    if sample is not None:
+        chosen = stratified_sample(chosen, sample, seed)
     return chosen[:limit] if limit is not None else chosen
+
+
+def item_topic(item: Item) -> str:
+    """The topic an item belongs to: its id up to the first hyphen (``ddr5``, ``ckt``, ``phy`` in RAQ)."""
+    return item.id.split("-", 1)[0]
+
+
+def stratified_sample(items: Sequence[Item], n: int, seed: int = 0) -> list[Item]:
+    """``n`` items spread over the (category, topic) strata in proportion to their sizes.
+
+    Every category gets at least one item when ``n`` allows it; the remaining places go by
+    largest remainder. Within a stratum the order is a seeded hash of the item id, so the same
+    ``n`` and ``seed`` always give the same items. The result keeps the benchmark's order.
+    """
+    if n >= len(items):
+        return list(items)
+    strata: dict[tuple[str, str], list[Item]] = {}
+    for item in items:
+        strata.setdefault((item.category, item_topic(item)), []).append(item)
+    for members in strata.values():
+        members.sort(key=lambda it: hashlib.sha256(f"{seed}:{it.id}".encode()).hexdigest())
+    quota = {key: n * len(members) / len(items) for key, members in strata.items()}
+    take = {key: int(q) for key, q in quota.items()}
+    for category in sorted({key[0] for key in strata}):  # each category at least once
+        keys = [k for k in strata if k[0] == category]
+        if sum(take[k] for k in keys) == 0 and sum(take.values()) < n:
+            take[max(keys, key=lambda k: quota[k])] += 1
+    by_remainder = sorted(strata, key=lambda k: (take[k] - quota[k], k))
+    for key in by_remainder:
+        if sum(take.values()) >= n:
+            break
+        if take[key] < len(strata[key]):
+            take[key] += 1
+    picked = {it.id for key, members in strata.items() for it in members[: take[key]]}
+    return [it for it in items if it.id in picked]
 
 
 def build_request(item: Item, benchmark: Benchmark, config: RunConfig) -> GenerationRequest:
@@ -121,6 +162,8 @@ def source_revision() -> dict[str, Any] | None:
 
 def config_hash(config: RunConfig, benchmark: Benchmark, names: Sequence[str]) -> str:
     payload = {"systems": list(names), "benchmark": benchmark.sha256, "limit": config.limit, "shard": config.shard, "max_new_tokens": config.max_new_tokens, "seed": config.seed}
+    if config.sample is not None:
+        payload["sample"] = config.sample
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:8]
 
 
@@ -178,9 +221,9 @@ class Runner:
         config = self.config
         names = self.registry.resolve(config.systems)
         benchmark = load_benchmark(config.benchmark)
-        items = select_items(benchmark.items, config.shard, config.limit)
+        items = select_items(benchmark.items, config.shard, config.limit, config.sample, config.seed)
         if not items:
-            raise ConfigError(f"no items selected from {benchmark.path} (shard {config.shard}, limit {config.limit}); widen --shard/--limit")
+            raise ConfigError(f"no items selected from {benchmark.path} (shard {config.shard}, sample {config.sample}, limit {config.limit}); widen --shard/--sample/--limit")
         prepared = self._preflight(names)
         run_dir = prepare_output_dir(Path(config.output_dir) if config.output_dir else default_output_dir(config, benchmark, names))
         snapshot = run_dir / ITEMS_SNAPSHOT
@@ -200,6 +243,8 @@ class Runner:
         write_json_atomic(run_dir / RUN_JSON, run_doc)
         failures: list[str] = []
         writer = SampleWriter(run_dir / SAMPLES)
+        self._overall = self._progress(total=len(items) * len(names), initial=0, desc="all systems") if len(names) > 1 else None
+        self._run_tokens, self._run_started = 0, time.perf_counter()
         try:
             for name in names:
                 try:
@@ -210,6 +255,8 @@ class Runner:
                     failures.append(f"{name}: {exc}")
                 write_json_atomic(run_dir / RUN_JSON, self._run_doc(config, benchmark, names, items, systems_meta, "running", started))
         finally:
+            if self._overall is not None:
+                self._overall.close()
             writer.close()
             if cache is not None:
                 cache.close()
@@ -262,6 +309,7 @@ class Runner:
         return prepared
 
     def _run_system(self, name: str, items: Sequence[Item], benchmark: Benchmark, run_dir: Path, writer: SampleWriter, cache: GenerationCache | None, system: System | None = None) -> dict[str, Any]:
+        system_started = time.perf_counter()
         options = self._options(name)
         entry = self.registry.get(name)
         system = system or self._create(name, options)
@@ -276,7 +324,11 @@ class Runner:
         writer.write(cached_samples)
         pending = [requests[i] for i in requests if keys[i] not in hits]
         bar = self._progress(total=len(items), initial=len(done) + len(cached_samples), desc=name)
+        overall = getattr(self, "_overall", None)
+        if overall is not None:
+            overall.update(len(done) + len(cached_samples))
         generated = retries = 0
+        tokens = {"prompt": 0, "completion": 0, "loop_stops": 0, "loop_budget_unspent": 0}
         gen_started = time.perf_counter()
         try:
             # Sort by question length so each batch pads little; commit after every batch.
@@ -287,7 +339,17 @@ class Runner:
                 writer.write(sample_record(by_id[r.id], name, r, res, cached=False) for r, res in zip(chunk, results))
                 generated += len(chunk)
                 retries += sum(max(0, int(res.extra.get("attempts", 1)) - 1) for res in results)
+                for request, res in zip(chunk, results):
+                    tokens["prompt"] += res.prompt_tokens
+                    tokens["completion"] += res.completion_tokens
+                    if res.finish_reason == "loop":
+                        tokens["loop_stops"] += 1
+                        tokens["loop_budget_unspent"] += max(0, request.max_new_tokens - res.completion_tokens)
                 bar.update(len(chunk))
+                if overall is not None:
+                    overall.update(len(chunk))
+                    self._run_tokens += sum(res.completion_tokens for res in results)
+                    overall.set_postfix_str(f"{name}, {self._run_tokens / max(1e-9, time.perf_counter() - self._run_started):.0f} tok/s", refresh=False)
         finally:
             bar.close()
             if isinstance(system, Closeable):
@@ -303,6 +365,11 @@ class Runner:
             "generated": generated,
             "retries": retries,  # extra attempts by systems that report them (served endpoints)
             "generation_wall_s": round(time.perf_counter() - gen_started, 3),
+            "wall_s": round(time.perf_counter() - system_started, 3),  # creation, cache look-ups, model load and generation
+            "prompt_tokens": tokens["prompt"],  # of the answers generated in this run (cached ones excluded)
+            "completion_tokens": tokens["completion"],
+            "loop_stops": tokens["loop_stops"],  # answers ended early because they started repeating
+            "loop_budget_unspent": tokens["loop_budget_unspent"],  # completion tokens the loop stop did not spend
         }
 
     def _batches(self, system: System, name: str, pending: list[GenerationRequest]) -> Iterator[tuple[list[GenerationRequest], list[GenerationResult]]]:

@@ -2,18 +2,24 @@
 
     python -m harness report RUN_DIR
 
-:func:`load_report_data` reads ``run.json``, ``samples.jsonl``, ``benchmark.jsonl`` and
-``grades.jsonl`` (regrading when it is missing or stale) and recomputes the metrics from the
-grades, so a report always agrees with the grades it shows.
+:func:`load_report_data` reads the run as one frame (:func:`harness.analysis.samples_df`:
+``run.json``, ``samples.jsonl``, ``benchmark.jsonl`` and ``grades.jsonl``, regraded when it is
+missing or stale) and computes every number from it by ``groupby``
+(:func:`harness.analysis.summarize`), so a report always agrees with the grades it shows and
+with the metrics stored in ``run.json``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from harness.api.items import Item
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -21,15 +27,23 @@ class ReportData:
     run_dir: Path
     run: dict[str, Any]  # run.json
     items: dict[str, Item]  # id -> item, in benchmark order
-    samples: dict[tuple[str, str], dict[str, Any]]  # (system, id) -> sample
-    grades: dict[tuple[str, str], dict[str, Any]]  # (system, id) -> grade record
+    samples: pd.DataFrame  # harness.analysis.samples_df of the run: one row per answer, with its grade
     systems: list[str]  # in run order
-    metrics: dict[str, Any]  # compute_metrics() output
+    summary: pd.DataFrame  # one row per system (index): harness.analysis.widen(summarize(samples)) + the summary.csv extras
+    metrics: dict[str, Any]  # run.json "metrics" (harness.scoring.metrics.metrics_from_frame)
     preferences: dict[str, Any] | None = None  # harness.preferences.analysis.preference_summary()
 
     @property
     def baseline(self) -> str:
         return str(self.metrics.get("comparisons", {}).get("baseline") or self.run.get("config", {}).get("baseline_system") or "vanilla")
+
+    def stats(self, system: str) -> dict[str, Any]:
+        """The system's row of :attr:`summary`, missing values as None."""
+        import pandas as pd
+
+        if system not in self.summary.index:
+            return {}
+        return {k: None if pd.isna(v) else v for k, v in self.summary.loc[system].items()}
 
     def per_system(self, name: str) -> dict[str, Any]:
         return self.metrics.get("per_system", {}).get(name, {})
@@ -40,56 +54,70 @@ class ReportData:
                 return row
         return None
 
+    @cached_property
+    def _answers(self) -> dict[tuple[str, str], dict[str, Any]]:
+        rows = self.samples.astype(object).where(self.samples.notna(), None).to_dict("records")
+        return {(str(r["system"]), str(r["id"])): r for r in rows}
+
+    def answer(self, system: str, item_id: str) -> dict[str, Any] | None:
+        """The sample row of ``system`` on ``item_id`` (response and grade fields, NA as None)."""
+        return self._answers.get((system, item_id))
+
 
 def load_report_data(run_dir: Path, regrade: bool = False, baseline: str | None = None, quiet: bool = True) -> ReportData:
-    from harness.runlog import load_run, read_samples
-    from harness.scoring.gradebook import ensure_grades, load_items
+    from harness.analysis import samples_df, summarize, widen
     from harness.preferences.analysis import preference_summary
-    from harness.scoring.metrics import compute_metrics
+    from harness.runlog import load_run
+    from harness.scoring.gradebook import load_items
+    from harness.scoring.metrics import metrics_from_frame
 
     run_dir = Path(run_dir)
     run = load_run(run_dir)
     items = load_items(run_dir)
-    grades = ensure_grades(run_dir, items, regrade=regrade, quiet=quiet)
-    samples = read_samples(run_dir)
+    samples = samples_df(run_dir, regrade=regrade)
     declared = list((run.get("systems") or {}).keys())
-    seen = list(dict.fromkeys(str(s.get("system")) for s in samples))
+    seen = list(dict.fromkeys(samples["system"].astype(str)))
     systems = [s for s in declared if s in seen] + [s for s in seen if s not in declared]
     chosen = baseline or (run.get("config") or {}).get("baseline_system") or "vanilla"
-    metrics = compute_metrics(grades, samples, items, systems, chosen)
+    summary = widen(summarize(samples, by=["system"]))
+    metrics = metrics_from_frame(samples, systems, chosen, summary=summary)
     return ReportData(
         run_dir=run_dir,
         run=run,
         items=items,
-        samples={(str(s.get("system")), str(s.get("id"))): s for s in samples},
-        grades={(str(g.get("system")), str(g.get("id"))): g for g in grades},
+        samples=samples,
         systems=systems,
+        summary=_with_extras(summary, samples, metrics),
         metrics=metrics,
         preferences=preference_summary(run_dir),
     )
 
 
-def expected_text(item: Item) -> str:
-    """The answer key as a short human-readable string."""
-    answer = item.answer
-    if answer.type == "numeric":
-        unit = "" if (answer.unit or "").lower() == "dimensionless" else f" {answer.unit}"
-        return f"{answer.value:g}{unit}"
-    if answer.type == "text":
-        return " / ".join(answer.accept)
-    if answer.type == "keypoints":
-        return "; ".join(answer.points)
-    return "(no key: answering is correct, refusing is a false refusal)"
+def _with_extras(summary: pd.DataFrame, samples: pd.DataFrame, metrics: Mapping[str, Any]) -> pd.DataFrame:
+    """Add what ``summary.csv`` shows beside the groupby metrics: answer counts, retrieval hit@5
+    and MRR, and the paired comparison against the baseline system."""
+    per_system = metrics.get("per_system", {})
+    comparisons = {row["system"]: row for row in metrics.get("comparisons", {}).get("rows", [])}
+    retrieval = {name: (m.get("retrieval") or {}).get("all", {}) for name, m in per_system.items()}
+    names = [str(s) for s in summary.index]
+    return summary.assign(
+        n=samples.groupby("system", observed=True)["grader"].count().reindex(summary.index),
+        n_scored=summary.get("accuracy_n"),
+        **{f"retrieval_{k}": [retrieval.get(s, {}).get(k) for s in names] for k in ("hit@5", "mrr")},
+        difference_vs_baseline=[comparisons.get(s, {}).get("difference") for s in names],
+        p_holm_vs_baseline=[comparisons.get(s, {}).get("p_holm") for s in names],
+    )
 
 
-def verdict(grade: Mapping[str, Any] | None) -> str:
-    """One word for a grade: correct, wrong, unit error, refused, ungraded."""
-    if grade is None:
+def verdict(answer: Mapping[str, Any] | None) -> str:
+    """One word for a graded answer (a :meth:`ReportData.answer` row): correct, wrong, unit
+    error, refused, answered (no key), missing (no answer or no grade)."""
+    if answer is None or answer.get("grader") is None:
         return "missing"
-    if grade.get("refused"):
+    if answer.get("refused"):
         return "refused"
-    if grade.get("kind") == "numeric" and grade.get("value_correct") and grade.get("unit_correct") is False:
+    if answer.get("unit_error"):
         return "unit error"
-    if grade.get("correct") is None:
+    if answer.get("correct") is None:
         return "answered"
-    return "correct" if grade.get("correct") else "wrong"
+    return "correct" if answer.get("correct") else "wrong"

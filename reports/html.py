@@ -12,7 +12,8 @@ from __future__ import annotations
 import base64
 from html import escape
 
-from reports.data import ReportData, expected_text, verdict
+from harness.analysis import answer_key
+from reports.data import ReportData, verdict
 from reports.tables import Table, category_table, comparison_table, retrieval_table, summary_table
 
 CSS = """
@@ -48,17 +49,16 @@ def _table(t: Table, numeric_from: int = 1) -> str:
 
 
 def _answer_cell(data: ReportData, system: str, item_id: str) -> str:
-    sample = data.samples.get((system, item_id))
-    grade = data.grades.get((system, item_id))
-    if sample is None:
+    answer = data.answer(system, item_id)
+    if answer is None:
         return '<td><span class="badge missing">missing</span></td>'
-    word = verdict(grade)
+    word = verdict(answer)
     parts = [f'<span class="badge {word.replace(" ", "-")}">{escape(word)}</span>']
-    if grade and grade.get("extracted"):
-        parts.append(f'<div class="extracted">graded: {escape(str(grade["extracted"]))}</div>')
-    if grade and grade.get("coverage") is not None:
-        parts.append(f'<div class="extracted">key points covered: {100 * float(grade["coverage"]):.0f}%</div>')
-    parts.append(f'<div class="ans">{escape(str(sample.get("response", "")))}</div>')
+    if answer.get("extracted"):
+        parts.append(f'<div class="extracted">graded: {escape(str(answer["extracted"]))}</div>')
+    if answer.get("coverage") is not None:
+        parts.append(f'<div class="extracted">key points covered: {100 * float(answer["coverage"]):.0f}%</div>')
+    parts.append(f'<div class="ans">{escape(answer.get("response") or "")}</div>')
     return "<td>" + "".join(parts) + "</td>"
 
 
@@ -123,7 +123,7 @@ def render_html(data: ReportData, figures: dict[str, tuple[str, bytes]]) -> str:
         cells = [
             f"<td>{escape(item_id)}<br><small>{escape(item.category)}</small></td>",
             f'<td class="q">{escape(item.question)}</td>',
-            f'<td class="q">{escape(expected_text(item))}</td>',
+            f'<td class="q">{escape(answer_key(item))}</td>',
         ]
         cells += [_answer_cell(data, system, item_id) for system in data.systems]
         out.append("<tr>" + "".join(cells) + "</tr>")

@@ -12,7 +12,8 @@ from __future__ import annotations
 import html
 import re
 
-from reports.data import ReportData, expected_text, verdict
+from harness.analysis import answer_key
+from reports.data import ReportData, verdict
 from reports.tables import Table, category_table, comparison_table, retrieval_table, summary_table
 
 ANSWER_CHARS = 240  # characters of each answer shown in the per-item table (report.html has all)
@@ -96,14 +97,13 @@ def render_markdown(data: ReportData, figure_files: dict[str, tuple[str, str]]) 
     header = ["item", "category", "expected"] + data.systems
     rows = []
     for item_id, item in data.items.items():
-        cells = [item_id, item.category, escape(expected_text(item), 120)]
+        cells = [item_id, item.category, escape(answer_key(item), 120)]
         for system in data.systems:
-            sample = data.samples.get((system, item_id))
-            grade = data.grades.get((system, item_id))
-            if sample is None:
+            answer = data.answer(system, item_id)
+            if answer is None:
                 cells.append("-")
                 continue
-            cells.append(f"**{escape(verdict(grade))}**: {escape(sample.get('response', ''), ANSWER_CHARS)}")
+            cells.append(f"**{escape(verdict(answer))}**: {escape(answer.get('response') or '', ANSWER_CHARS)}")
         rows.append(cells)
     out.append("| " + " | ".join(escape(h) for h in header) + " |")
     out.append("|" + "---|" * len(header))

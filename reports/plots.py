@@ -1,4 +1,4 @@
-"""The report's four figures, drawn with matplotlib (Agg backend) from :class:`ReportData`.
+"""The report's four figures, drawn with matplotlib (Agg backend) from :attr:`ReportData.summary`.
 
     python -m harness report RUN_DIR     # writes RUN_DIR/plots/*.png and inlines them in report.html
 
@@ -16,9 +16,8 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from harness.api.items import REFUSAL_PROBE
-from harness.scoring import stats
 from reports.data import ReportData
+from reports.tables import categories as run_categories
 
 DPI = 110  # pixels per inch of the PNGs; 110 keeps text sharp at ~700 px wide
 WIDTH_IN = 7.0  # figure width, inches
@@ -41,32 +40,25 @@ def _png(fig: Any) -> bytes:
     return buffer.getvalue()
 
 
-def _yerr(value: float | None, ci: list[float] | None) -> tuple[float, float]:
-    if value is None or not ci:
+def _yerr(m: dict[str, Any], metric: str) -> tuple[float, float]:
+    """Whisker lengths below and above ``metric`` from its 95% CI in a :meth:`ReportData.stats` row."""
+    value, low, high = m.get(metric), m.get(f"{metric}_ci_low"), m.get(f"{metric}_ci_high")
+    if value is None or low is None or high is None:
         return 0.0, 0.0
-    return max(0.0, value - ci[0]), max(0.0, ci[1] - value)
+    return max(0.0, value - low), max(0.0, high - value)
 
 
 def accuracy_by_category(data: ReportData) -> bytes:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(WIDTH_IN, 3.6))
-    from reports.tables import categories as run_categories
-
     categories = run_categories(data)
     width = 0.8 / max(len(data.systems), 1)
     for k, system in enumerate(data.systems):
-        per = data.per_system(system).get("accuracy_by_category", {})
-        xs, ys, lo, hi = [], [], [], []
-        for i, category in enumerate(categories):
-            row = per.get(category)
-            if not row or row.get("accuracy") is None:
-                continue
-            xs.append(i + (k - (len(data.systems) - 1) / 2) * width)
-            ys.append(row["accuracy"])
-            down, up = _yerr(row["accuracy"], row.get("ci"))
-            lo.append(down)
-            hi.append(up)
-        ax.bar(xs, ys, width=width * 0.95, yerr=[lo, hi], capsize=3, label=system)
+        m = data.stats(system)
+        shown = [(i, f"accuracy_{c}") for i, c in enumerate(categories) if m.get(f"accuracy_{c}") is not None]
+        xs = [i + (k - (len(data.systems) - 1) / 2) * width for i, _ in shown]
+        errors = [_yerr(m, metric) for _, metric in shown]
+        ax.bar(xs, [m[metric] for _, metric in shown], width=width * 0.95, yerr=[[e[0] for e in errors], [e[1] for e in errors]], capsize=3, label=system)
     ax.set_xticks(range(len(categories)), [c.replace("_", " ") for c in categories])
     ax.set_ylim(0, 1.0)
     ax.set_ylabel("accuracy (95% CI)")
@@ -79,8 +71,8 @@ def unit_vs_value_errors(data: ReportData) -> bytes:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(WIDTH_IN, 3.2))
     xs = range(len(data.systems))
-    value = [data.per_system(s).get("numeric_value_error_rate") or 0.0 for s in data.systems]
-    unit = [data.per_system(s).get("unit_error_rate") or 0.0 for s in data.systems]
+    value = [data.stats(s).get("numeric_value_error_rate") or 0.0 for s in data.systems]
+    unit = [data.stats(s).get("unit_error_rate") or 0.0 for s in data.systems]
     ax.bar([x - 0.2 for x in xs], value, width=0.4, label="wrong number", color="#c0504d")
     ax.bar([x + 0.2 for x in xs], unit, width=0.4, label="right number, wrong/missing unit", color="#f0a030")
     ax.set_xticks(list(xs), data.systems, rotation=15)
@@ -94,16 +86,10 @@ def unit_vs_value_errors(data: ReportData) -> bytes:
 def false_refusals(data: ReportData) -> bytes:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(WIDTH_IN, 3.0))
-    rates, errs = [], [[], []]
-    for system in data.systems:
-        flags = [1.0 if g.get("refused") else 0.0 for (s, _), g in data.grades.items() if s == system and g.get("category") == REFUSAL_PROBE]
-        rate = stats.mean(flags)
-        ci = stats.bootstrap_ci(flags)
-        rates.append(rate or 0.0)
-        down, up = _yerr(rate, ci.to_list() if ci else None)
-        errs[0].append(down)
-        errs[1].append(up)
-    ax.bar(range(len(data.systems)), rates, yerr=errs, capsize=4, color="#4f81bd")
+    rows = [data.stats(system) for system in data.systems]
+    errors = [_yerr(m, "false_refusal_rate") for m in rows]
+    rates = [m.get("false_refusal_rate") or 0.0 for m in rows]
+    ax.bar(range(len(data.systems)), rates, yerr=[[e[0] for e in errors], [e[1] for e in errors]], capsize=4, color="#4f81bd")
     ax.set_xticks(range(len(data.systems)), data.systems, rotation=15)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("false-refusal rate (95% CI)")
@@ -118,10 +104,10 @@ def accuracy_vs_latency(data: ReportData) -> bytes:
     fig, ax = plt.subplots(figsize=(WIDTH_IN, 3.6))
     top = 0.0
     for system in data.systems:
-        m = data.per_system(system)
+        m = data.stats(system)
         if m.get("accuracy") is None or not m.get("mean_latency_s"):
             continue
-        down, up = _yerr(m["accuracy"], m.get("accuracy_ci"))
+        down, up = _yerr(m, "accuracy")
         top = max(top, m["accuracy"] + up)
         ax.errorbar([m["mean_latency_s"]], [m["accuracy"]], yerr=[[down], [up]], fmt="o", capsize=4, label=system)
         ax.annotate(system, (m["mean_latency_s"], m["accuracy"]), textcoords="offset points", xytext=(6, 4), fontsize=8)

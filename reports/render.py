@@ -9,8 +9,6 @@ recomputed from ``grades.jsonl`` are also stored back under run.json ``"metrics"
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from pathlib import Path
 
@@ -29,7 +27,7 @@ def write_reports(data: ReportData) -> list[Path]:
     from reports.html import render_html
     from reports.markdown import render_markdown
     from reports.plots import all_figures
-    from reports.tables import csv_columns, csv_rows
+    from reports.tables import summary_csv
 
     run_dir = data.run_dir
     figures = all_figures(data)
@@ -44,11 +42,7 @@ def write_reports(data: ReportData) -> list[Path]:
         written.append(path)
     write_text_atomic(run_dir / REPORT_MD, render_markdown(data, files))
     write_text_atomic(run_dir / REPORT_HTML, render_html(data, figures))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=csv_columns(data), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(csv_rows(data))
-    write_text_atomic(run_dir / SUMMARY_CSV, buffer.getvalue())
+    write_text_atomic(run_dir / SUMMARY_CSV, summary_csv(data))
     return [run_dir / REPORT_MD, run_dir / REPORT_HTML, run_dir / SUMMARY_CSV, *written]
 
 

@@ -1,5 +1,7 @@
-"""The report's tables as plain rows of strings; :mod:`reports.markdown`, :mod:`reports.html`
-and ``summary.csv`` format the same rows.
+"""The report's tables as plain rows of strings, formatted by :mod:`reports.markdown` and
+:mod:`reports.html`, and ``summary.csv``; the numbers come from :attr:`ReportData.summary` (a
+``groupby`` over the run's samples frame) and, for the paired tests and retrieval, from the
+run's metrics.
 
     python -m harness report RUN_DIR
 """
@@ -25,43 +27,36 @@ def num(value: Any, digits: int = 2) -> str:
     return "-" if value is None else f"{float(value):.{digits}f}"
 
 
+def _ci(m: dict[str, Any], metric: str) -> list[float] | None:
+    low, high = m.get(f"{metric}_ci_low"), m.get(f"{metric}_ci_high")
+    return None if low is None or high is None else [low, high]
+
+
 def summary_table(data: ReportData) -> Table:
     header = ["system", "n", "accuracy", "95% CI", "unit errors", "value errors", "quality", "refusals", "false refusals", "latency s", "tokens"]
     rows = []
     for name in data.systems:
-        m = data.per_system(name)
-        rows.append(
-            [
-                name,
-                str(m.get("n", 0)),
-                pct(m.get("accuracy")),
-                ci_pct(m.get("accuracy_ci")),
-                pct(m.get("unit_error_rate")),
-                pct(m.get("numeric_value_error_rate")),
-                pct(m.get("quality")),
-                pct(m.get("refusal_rate")),
-                pct(m.get("false_refusal_rate")),
-                num(m.get("mean_latency_s"), 3),
-                num(m.get("mean_completion_tokens"), 1),
-            ]
-        )
+        m = data.stats(name)
+        rates = [pct(m.get(k)) for k in ("unit_error_rate", "numeric_value_error_rate", "quality", "refusal_rate", "false_refusal_rate")]
+        speed = [num(m.get("mean_latency_s"), 3), num(m.get("mean_completion_tokens"), 1)]
+        rows.append([name, str(m.get("n", 0)), pct(m.get("accuracy")), ci_pct(_ci(m, "accuracy")), *rates, *speed])
     return header, rows
 
 
 def categories(data: ReportData) -> list[str]:
-    """The run's categories in benchmark order (as the metrics list them)."""
-    return list(dict.fromkeys(c for s in data.systems for c in data.per_system(s).get("accuracy_by_category", {})))
+    """The run's categories in benchmark order (the samples frame's category order) that some
+    system was scored on."""
+    return [str(c) for c in data.samples["category"].cat.categories if f"accuracy_{c}_n" in data.summary]
 
 
 def category_table(data: ReportData) -> Table:
     header = ["system"] + [f"{c.replace('_', ' ')} (n)" for c in categories(data)]
     rows = []
     for name in data.systems:
-        per = data.per_system(name).get("accuracy_by_category", {})
+        m = data.stats(name)
         cells = [name]
-        for category in categories(data):
-            row = per.get(category)
-            cells.append("-" if not row else f"{pct(row.get('accuracy'))} {ci_pct(row.get('ci'))} ({row.get('n')})")
+        for metric in (f"accuracy_{c}" for c in categories(data)):
+            cells.append("-" if not m.get(f"{metric}_n") else f"{pct(m.get(metric))} {ci_pct(_ci(m, metric))} ({m.get(f'{metric}_n')})")
         rows.append(cells)
     return header, rows
 
@@ -137,38 +132,7 @@ CSV_COLUMNS = [  # the fixed columns; csv_columns() puts one accuracy_<category>
 ]  # fmt: skip
 
 
-def csv_rows(data: ReportData) -> list[dict[str, Any]]:
-    out = []
-    for name in data.systems:
-        m = data.per_system(name)
-        ci = m.get("accuracy_ci") or [None, None]
-        comparison = data.comparison(name) or {}
-        retrieval = (m.get("retrieval") or {}).get("all", {})
-        row = {
-            "system": name,
-            "n": m.get("n"),
-            "n_scored": m.get("n_scored"),
-            "accuracy": m.get("accuracy"),
-            "accuracy_ci_low": ci[0],
-            "accuracy_ci_high": ci[1],
-            **{f"accuracy_{c}": (m.get("accuracy_by_category", {}).get(c) or {}).get("accuracy") for c in categories(data)},
-            **{
-                k: m.get(k)
-                for k in (
-                    "unit_error_rate",
-                    "numeric_value_error_rate",
-                    "quality",
-                    "refusal_rate",
-                    "false_refusal_rate",
-                    "mean_latency_s",
-                    "mean_completion_tokens",
-                    "mean_prompt_tokens",
-                )
-            },
-            "retrieval_hit@5": retrieval.get("hit@5"),
-            "retrieval_mrr": retrieval.get("mrr"),
-            "difference_vs_baseline": comparison.get("difference"),
-            "p_holm_vs_baseline": comparison.get("p_holm"),
-        }
-        out.append({k: ("" if v is None else v) for k, v in row.items()})
-    return out
+def summary_csv(data: ReportData) -> str:
+    """``summary.csv``: one row per system, the :func:`csv_columns` of :attr:`ReportData.summary`."""
+    table = data.summary.reindex(index=data.systems, columns=csv_columns(data)[1:])
+    return table.rename_axis("system").reset_index().to_csv(index=False, lineterminator="\n")

@@ -87,7 +87,7 @@ class GenerationResult:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latency_s: float = 0.0  # wall seconds attributed to this request (batch time / batch size)
-    finish_reason: str = "stop"  # "stop" | "length" | "error"
+    finish_reason: str = "stop"  # "stop" | "length" | "loop" (repetition loop cut short) | "error"
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. RAG: retrieved chunk ids + scores
 
     def to_dict(self) -> dict[str, Any]:

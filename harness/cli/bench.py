@@ -13,7 +13,7 @@ from pathlib import Path
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="measure speed ratios side by side (generation, load, FAISS, training)", description="Print a Markdown table of ratios, each measured in this process on the same inputs: our generation vs plain transformers generate, bf16 vs fp32, warm vs cold load, FAISS HNSW vs flat, LoRA-KD vs LoRA training.")
-    p.add_argument("--only", default=None, help="comma list of rows: generation, load, faiss, training (default: all)")
+    p.add_argument("--only", default=None, help="comma list of rows: generation, utilisation, load, faiss, training (default: all)")
     p.add_argument("--items", type=int, default=24, help="benchmark items for the generation rows (default 24; the first N)")
     p.add_argument("--max-new-tokens", type=int, default=96, help="completion budget per item in tokens (default 96)")
     p.add_argument("--benchmark", default=None, help="items JSONL (default: the bundled benchmark)")

@@ -1,6 +1,7 @@
 """``python -m harness grade FILE.jsonl``: grade precomputed answers, no model involved.
 
     python -m harness grade answers.jsonl > grades.jsonl
+    some-producer | python -m harness grade - > grades.jsonl
 
 Each input line is a benchmark item (the ``items.jsonl`` schema) plus ``"response": "<text>"``.
 Each output line is ``{"id", "correct", "refused", "value_correct", "unit_correct", "extracted"}``
@@ -26,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="grade precomputed answers (JSONL of item + response)",
         description="Grade precomputed answers without any model. Each line: a benchmark item plus a 'response' string.",
     )
-    p.add_argument("file", type=Path, help="JSONL: one benchmark item with a 'response' field per line")
+    p.add_argument("file", type=Path, help="JSONL: one benchmark item with a 'response' field per line ('-' reads standard input)")
     p.add_argument(
         "--config", type=Path, default=None, help="benchmark.toml with default_rel_tol/default_min_fraction (default: beside FILE, else the RAQ benchmark's)"
     )

@@ -27,6 +27,7 @@ COMMANDS = (
     "grade",
     "report",
     "compare",
+    "export",
     "calibrate",
     "rate",
     "preferences",

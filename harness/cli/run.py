@@ -16,6 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--systems", default="all", help="'all' or a comma list of names (see `list`)")
     p.add_argument("--benchmark", default=None, help="items JSONL (default: benchmarks/raq/items.jsonl)")
     p.add_argument("--limit", type=int, default=None, help="first N items only")
+    p.add_argument("--sample", type=int, default=None, metavar="N", help="N items drawn stratified by category and topic (seeded by --seed): a quick, representative run")
     p.add_argument("--shard", default=None, metavar="I/N", help="run the I-th of N deterministic slices (0-based)")
     p.add_argument("--output-dir", default=None, help="run folder (default runs/<timestamp>-<hash>); an existing one is resumed")
     p.add_argument("--batch-size", type=int, default=None, help="rows decoded together (default: automatic for local models from a KV-cache budget; 16 requests per call otherwise)")
@@ -26,6 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--system-config", type=Path, default=None, help="TOML with [systems.NAME] tables of options (e.g. an openai endpoint)")
     p.add_argument("--baseline-system", default="vanilla", help="paired comparisons are against this system")
     p.add_argument("--no-cache", action="store_true", help="regenerate every answer")
+    p.add_argument("--no-loop-stop", action="store_true", help="let local models finish repetition loops instead of ending the answer (finish_reason 'loop'); see docs/performance.md")
     p.add_argument("--train-missing", action="store_true", help="train adapters that are missing or stale instead of refusing them")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     gate = p.add_argument_group("regression gate", "compare this run with a committed baseline run (paired, one-sided exact McNemar, Holm)")
@@ -50,12 +52,15 @@ def handle(args: argparse.Namespace) -> int:
             opts.setdefault("dtype", args.dtype)
         if args.device is not None:
             opts.setdefault("device", args.device)
+        if args.no_loop_stop and getattr(registry.get(name).load_factory(), "accepts_loop_stop", False):
+            opts.setdefault("loop_stop", False)
         if args.train_missing and getattr(registry.get(name).load_factory(), "accepts_train_missing", False):
             opts.setdefault("train_missing", True)
     config = RunConfig(
         systems=",".join(names),
         benchmark=args.benchmark,
         limit=args.limit,
+        sample=args.sample,
         output_dir=args.output_dir,
         batch_size=args.batch_size,
         max_new_tokens=args.max_new_tokens,
@@ -142,7 +147,8 @@ def print_summary(run_dir: Path) -> None:
 
     run = load_run(run_dir)
     per_system = run.get("metrics", {}).get("per_system", {})
-    print(f"run written to {run_dir} ({run.get('wall_s', 0):.1f} s, peak RSS {run.get('peak_rss_mb') or '?'} MiB)")
+    rss = f", peak RSS {run['peak_rss_mb']:.0f} MiB" if run.get("peak_rss_mb") is not None else ""
+    print(f"run written to {run_dir} ({run.get('wall_s', 0):.1f} s{rss})")
     for name, meta in run["systems"].items():
         metrics = per_system.get(name, {})
         shown = ", ".join(f"{k}={_fmt(v)}" for k, v in metrics.items() if not isinstance(v, (dict, list)))

@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
+from harness.models.loops import LoopDetector
+
 log = logging.getLogger(__name__)
 
 GROW_BLOCK = 128  # tokens added to a KV buffer when it is full; amortises reallocation
@@ -41,13 +43,14 @@ class DecodeTask:
     ids: list[int]  # prompt token ids
     max_new_tokens: int  # completion budget, tokens
     stop_check: Callable[[list[int]], bool] | None = None  # True once the completion holds a stop string
+    loop_stop: bool = False  # end the row with finish_reason "loop" once its tokens repeat (harness.models.loops)
 
 
 @dataclass
 class DecodeOutput:
     index: int
     tokens: list[int]  # completion ids, without the end-of-sequence token
-    finish_reason: str  # "stop" (EOS or stop string) or "length"
+    finish_reason: str  # "stop" (EOS or stop string), "loop" (repetition loop) or "length"
     latency_s: float  # share of wall time: each forward's time split over the rows it served
 
 
@@ -56,6 +59,37 @@ class _Row:
     task: DecodeTask
     tokens: list[int] = field(default_factory=list)
     latency_s: float = 0.0
+    loops: LoopDetector | None = None
+
+    def __post_init__(self) -> None:
+        if self.task.loop_stop:
+            self.loops = LoopDetector()
+
+
+@dataclass
+class ForwardTimings:
+    """Where a batcher's time went: prefill forwards vs decode steps (wall seconds, tokens)."""
+
+    prefill_s: float = 0.0
+    prefill_tokens: int = 0  # real prompt tokens
+    prefill_padded_tokens: int = 0  # tokens the forwards computed, padding included
+    decode_s: float = 0.0
+    decode_tokens: int = 0  # one per active row per step
+    decode_steps: int = 0
+
+    def add_prefill(self, seconds: float, tokens: int, padded: int) -> None:
+        self.prefill_s += seconds
+        self.prefill_tokens += tokens
+        self.prefill_padded_tokens += padded
+
+    def add_decode(self, seconds: float, rows: int) -> None:
+        self.decode_s += seconds
+        self.decode_tokens += rows
+        self.decode_steps += 1
+
+    def merge(self, other: "ForwardTimings") -> None:
+        for name in ("prefill_s", "prefill_tokens", "prefill_padded_tokens", "decode_s", "decode_tokens", "decode_steps"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 def supports_model(model: Any) -> bool:
@@ -191,6 +225,7 @@ class ContinuousBatcher:
         self.device = next(model.parameters()).device
         self.num_layers = int(model.config.get_text_config(decoder=True).num_hidden_layers)
         self.cache_kwarg = cache_kwarg(model)
+        self.timings = ForwardTimings()
 
     def run(self, tasks: Sequence[DecodeTask]) -> Iterator[list[DecodeOutput]]:
         """Yield finished rows, a list per forward pass that finished any."""
@@ -208,7 +243,9 @@ class ContinuousBatcher:
                     group = self._take_group(queue, free)
                     started = time.perf_counter()
                     new_cache, new_mask, first = self._prefill(group)
-                    share = (time.perf_counter() - started) / len(group)
+                    elapsed = time.perf_counter() - started
+                    self.timings.add_prefill(elapsed, sum(len(t.ids) for t in group), int(new_mask.numel()))
+                    share = elapsed / len(group)
                     new_rows = [_Row(task, latency_s=share) for task in group]
                     if cache is None:
                         cache, mask, pending = new_cache, new_mask, first
@@ -225,7 +262,9 @@ class ContinuousBatcher:
                     out = self.model(input_ids=pending[:, None], attention_mask=mask, position_ids=positions, use_cache=True, **{self.cache_kwarg: cache})
                     pending = out.logits[:, -1].argmax(dim=-1)
                     tokens = pending.tolist()
-                    share = (time.perf_counter() - started) / len(rows)
+                    elapsed = time.perf_counter() - started
+                    self.timings.add_decode(elapsed, len(rows))
+                    share = elapsed / len(rows)
                     for row in rows:
                         row.latency_s += share
                     appended = rows
@@ -262,6 +301,8 @@ class ContinuousBatcher:
         row.tokens.append(token)
         if row.task.stop_check is not None and row.task.stop_check(row.tokens):
             return "stop"
+        if row.loops is not None and row.loops.feed(token):
+            return "loop"
         if len(row.tokens) >= row.task.max_new_tokens:
             return "length"
         return None

@@ -11,7 +11,9 @@ generated in static batches. :meth:`BatchGenerator.stream` yields results as the
 :meth:`BatchGenerator.generate` returns them in input order.
 
 Edge cases: stop strings cut the completion before the stop; ``completion_tokens`` counts tokens
-up to (not including) the first EOS; ``finish_reason`` is ``length`` when the budget ran out.
+up to (not including) the first EOS; ``finish_reason`` is ``length`` when the budget ran out and
+``loop`` when a repetition loop ended the answer early (``loop_stop``, :mod:`harness.models.loops`;
+the completion keeps the tokens up to the point the loop was recognised).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from harness.api.errors import ConfigError
 from harness.api.system import GenerationRequest, GenerationResult
+from harness.models.loops import LoopDetector, find_loop
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,7 @@ class GenerationSettings:
     kv_cache_mb: int = 1024  # automatic batch size: MiB the KV cache of all rows may take
     prefill_tokens: int = 4096  # padded prompt tokens per prefill forward; bounds activation memory
     continuous: bool = True  # continuous batching for greedy requests (False: static batches via generate)
+    loop_stop: bool = True  # end a greedy answer once it repeats itself (finish_reason "loop"); saves ~1/3 of decode tokens
 
     def __post_init__(self) -> None:
         if self.batch_size is not None and self.batch_size < 1:
@@ -77,6 +81,7 @@ class BatchGenerator:
         self.settings = settings or GenerationSettings()
         self.device = next(model.parameters()).device
         self._continuous: bool | None = None  # whether the model supports continuous batching
+        self.timings: Any = None  # ForwardTimings of the continuous path, summed over calls (None before any)
 
     def generate(self, requests: Sequence[GenerationRequest], progress: Callable[[int], None] | None = None) -> list[GenerationResult]:
         """Results in input order; ``progress(n)`` is called as ``n`` more requests finish."""
@@ -123,7 +128,7 @@ class BatchGenerator:
     def _stream_continuous(self, requests: Sequence[GenerationRequest], encoded: list[list[int]], chosen: list[int]) -> Iterator[list[tuple[int, GenerationResult]]]:
         from harness.models.continuous_batching import ContinuousBatcher, DecodeTask
 
-        tasks = [DecodeTask(i, encoded[i], requests[i].max_new_tokens, self._stop_check(requests[i].stop)) for i in chosen]
+        tasks = [DecodeTask(i, encoded[i], requests[i].max_new_tokens, self._stop_check(requests[i].stop), loop_stop=self.settings.loop_stop) for i in chosen]
         longest = max(len(encoded[i]) + requests[i].max_new_tokens for i in chosen)
         batcher = ContinuousBatcher(
             self.model,
@@ -133,6 +138,11 @@ class BatchGenerator:
             prefill_tokens=self.settings.prefill_tokens,
             autocast_bf16=self.settings.autocast_bf16 and self.device.type == "cpu",
         )
+        if self.timings is None:
+            from harness.models.continuous_batching import ForwardTimings
+
+            self.timings = ForwardTimings()
+        batcher_timings = batcher.timings  # filled while run() goes on
         for outputs in batcher.run(tasks):
             batch = []
             for out in outputs:
@@ -141,6 +151,7 @@ class BatchGenerator:
                 finish = "stop" if stopped else out.finish_reason
                 batch.append((out.index, GenerationResult(id=request.id, text=text.strip(), prompt_tokens=len(encoded[out.index]), completion_tokens=len(out.tokens), latency_s=out.latency_s, finish_reason=finish)))
             yield batch
+        self.timings.merge(batcher_timings)
 
     def _stop_check(self, stops: Sequence[str]) -> Callable[[list[int]], bool] | None:
         wanted = [s for s in stops if s]
@@ -200,8 +211,9 @@ class BatchGenerator:
             kwargs.update(do_sample=True, temperature=first.temperature, top_p=1.0, top_k=0)
         else:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        if first.stop:
-            kwargs["stopping_criteria"] = _stop_criteria(self.tokenizer, width, first.stop)
+        loop_stop = self.settings.loop_stop and first.temperature <= 0
+        if first.stop or loop_stop:
+            kwargs["stopping_criteria"] = _stop_criteria(self.tokenizer, width, first.stop, loop_stop)
         started = time.perf_counter()
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.settings.autocast_bf16 and self.device.type == "cpu"):
             output = self.model.generate(**kwargs)
@@ -215,12 +227,18 @@ class BatchGenerator:
                 if token in eos_ids:
                     count = position
                     break
+            looped = find_loop(seq[:count]) if loop_stop else None
+            if looped is not None:
+                count = looped.looped_at or count
             text = self.tokenizer.decode(seq[:count], skip_special_tokens=True)
             text, stopped = cut_at_stop(text, request.stop)
             if stopped and pad_id is not None:  # generate() pads a row its stop string ended while others go on
                 while count > 0 and seq[count - 1] == pad_id:  # (the pad id need not be an EOS id: Gemma's is 0)
                     count -= 1
-            finish = "stop" if stopped or count < len(seq) or count < request.max_new_tokens else "length"
+            if looped is not None and not stopped:
+                finish = "loop"
+            else:
+                finish = "stop" if stopped or count < len(seq) or count < request.max_new_tokens else "length"
             results.append(
                 GenerationResult(
                     id=request.id,
@@ -245,16 +263,30 @@ class BatchGenerator:
         return ids
 
 
-def _stop_criteria(tokenizer: Any, prompt_width: int, stops: Sequence[str]) -> Any:
+def _stop_criteria(tokenizer: Any, prompt_width: int, stops: Sequence[str], loop_stop: bool = False) -> Any:
     """Stop a row once its decoded completion contains a stop string (works with any tokenizer,
-    unlike token-level matching); rows already stopped keep generating padding until all stop."""
+    unlike token-level matching) or, with ``loop_stop``, once its tokens loop; rows already
+    stopped keep generating padding until all stop."""
     from transformers import StoppingCriteria, StoppingCriteriaList
 
-    class StopOnStrings(StoppingCriteria):
+    wanted = [s for s in stops if s]
+
+    class StopOnStringsOrLoops(StoppingCriteria):
+        def __init__(self) -> None:
+            self.detectors: list[LoopDetector] = []
+
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
             import torch
 
-            tails = tokenizer.batch_decode(input_ids[:, prompt_width:], skip_special_tokens=True)
-            return torch.tensor([any(s and s in t for s in stops) for t in tails], dtype=torch.bool, device=input_ids.device)
+            done = [False] * input_ids.shape[0]
+            if wanted:
+                tails = tokenizer.batch_decode(input_ids[:, prompt_width:], skip_special_tokens=True)
+                done = [any(s in t for s in wanted) for t in tails]
+            if loop_stop:
+                if not self.detectors:
+                    self.detectors = [LoopDetector() for _ in range(input_ids.shape[0])]
+                last = input_ids[:, -1].tolist()
+                done = [d or detector.feed(token) for d, detector, token in zip(done, self.detectors, last)]
+            return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
-    return StoppingCriteriaList([StopOnStrings()])
+    return StoppingCriteriaList([StopOnStringsOrLoops()])

@@ -12,6 +12,7 @@ from harness.models.sources import ResolvedModel
 log = logging.getLogger(__name__)
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+QUANTIZATIONS = (None, "int8")  # weight quantisation applied after loading (and after any adapter is merged)
 
 
 def pick_device(device: str = "auto") -> str:
@@ -78,3 +79,21 @@ def load_causal_lm(resolved: ResolvedModel, dtype: str = "auto", device: str = "
 
         torch.set_num_threads(int(threads))
     return model, load_tokenizer(resolved)
+
+
+def quantize_model(model: Any, scheme: str) -> Any:
+    """``int8``: dynamic int8 quantisation of every ``nn.Linear`` (weights int8 per tensor,
+    activations quantised per batch on the fly), through torch's fbgemm/onednn CPU kernels.
+    On CPUs without bf16 hardware this is the fast low-precision path; text can change, so it is
+    opt-in. Attention and normalisation stay fp32."""
+    import warnings
+
+    import torch
+
+    if scheme != "int8":
+        raise ConfigError(f"quantize: {scheme!r} is not supported; use 'int8' or leave it unset")
+    if next(model.parameters()).device.type != "cpu":
+        raise ConfigError("quantize = 'int8' runs on the CPU only; drop it or use --device cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch announces the move of eager quantisation to torchao
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)

@@ -3,7 +3,8 @@ two measurements taken in this process, one after the other, on the same inputs.
 
     python -m harness bench --items 24 --max-new-tokens 96 --json bench.json
 
-Rows (``--only`` picks some): ``generation`` (ours vs plain generate, bf16 vs fp32), ``load``
+Rows (``--only`` picks some): ``generation`` (ours vs plain generate, bf16 vs fp32),
+``utilisation`` (matmul peak bf16 vs fp32; prefill and decode FLOP/s as a share of it), ``load``
 (warm vs cold model load), ``faiss`` (HNSW vs exact search) and ``training`` (LoRA-KD vs LoRA
 tokens/s). The last two come from plugins through the ``harness.bench`` entry points
 (``retrieval_index.bench``, ``adapters.bench``); a row whose plugin is missing is skipped with a
@@ -22,7 +23,7 @@ from typing import Any, Callable
 
 log = logging.getLogger(__name__)
 
-SECTIONS = ("generation", "load", "faiss", "training")
+SECTIONS = ("generation", "utilisation", "load", "faiss", "training")
 
 
 @dataclass
@@ -62,6 +63,27 @@ def generation_rows(items: int, max_new_tokens: int, benchmark: str | None, plai
     loads = sorted(run.load_avg for run in p.values())
     raw = {"items": report.items, "max_new_tokens": max_new_tokens, "passes": {k: {"wall_s": round(v.wall_s, 3), "completion_tokens": v.completion_tokens, "tokens_per_s": round(v.tokens_per_s, 2), "load_avg": v.load_avg} for k, v in p.items()}, "accuracy": acc, "load_avg_range": [loads[0], loads[-1]] if loads else None}
     return rows, raw
+
+
+def utilisation_rows(items: int, max_new_tokens: int, benchmark: str | None) -> tuple[list[Row], dict[str, Any]]:
+    """Matmul peak (bf16 vs fp32) and the share of the fp32 peak that prefill and decode reach."""
+    from harness.perf.utilisation import cpu_features, generation_flops, matmul_peak
+
+    cpu = cpu_features()
+    fp32, bf16 = matmul_peak("float32"), matmul_peak("bfloat16")
+    flops = generation_flops(items, max_new_tokens, benchmark)
+    hardware = f"CPU {cpu['capability']}, avx512_bf16 {cpu['avx512_bf16']}, AMX {cpu['amx_tile']}, {cpu['threads']} threads"
+    rows = [Row("matmul peak: bf16 vs fp32", f"fp32 {fp32.gflops:.0f} GFLOP/s", f"bf16 {bf16.gflops:.0f} GFLOP/s", bf16.gflops / fp32.gflops if fp32.gflops else None, hardware)]
+    for phase in ("prefill", "decode"):
+        figure = flops[phase]
+        rate = figure["tokens"] / figure["s"] if figure["s"] else 0.0
+        note = f"{figure['tokens']} tokens in {figure['s']:.1f} s"
+        if phase == "prefill" and figure["padded_tokens"]:
+            note += f"; {1 - figure['tokens'] / figure['padded_tokens']:.0%} of the computed positions were padding"
+        if phase == "decode":
+            note += f"; {figure['steps']} steps, {figure['tokens'] / max(1, figure['steps']):.1f} rows per step"
+        rows.append(Row(f"utilisation: {phase} (fp32) vs fp32 matmul peak", f"peak {fp32.gflops:.0f} GFLOP/s", f"{phase} {figure['gflops']:.0f} GFLOP/s ({rate:.0f} tok/s)", figure["gflops"] / fp32.gflops if fp32.gflops else None, note))
+    return rows, {"cpu": cpu, "peak": {"float32": fp32.__dict__, "bfloat16": bf16.__dict__}, "generation": flops}
 
 
 def load_rows(model: str = "smollm2-135m-instruct", repeats: int = 3) -> tuple[list[Row], dict[str, Any]]:
@@ -110,6 +132,7 @@ def run_suite(sections: tuple[str, ...] = SECTIONS, items: int = 24, max_new_tok
     """All requested rows and the raw figures behind them."""
     makers: dict[str, Callable[[], tuple[list[Row], dict[str, Any]]]] = {
         "generation": lambda: generation_rows(items, max_new_tokens, benchmark, plain_batch, bf16),
+        "utilisation": lambda: utilisation_rows(items, max_new_tokens, benchmark),
         "load": load_rows,
         "faiss": lambda: plugin_rows("faiss"),
         "training": lambda: plugin_rows("training", steps=training_steps),

@@ -24,59 +24,55 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from harness.api.errors import HarnessError
-from harness.api.items import REFUSAL_PROBE
 from harness.scoring import stats
-from harness.scoring.score import is_unit_error
 
 log = logging.getLogger(__name__)
 
 ALPHA = 0.05  # significance level for the "significant" flag of paired comparisons
 
 
-def _rate(flags: Sequence[bool]) -> float | None:
-    return sum(flags) / len(flags) if flags else None
-
-
 def _round(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def system_metrics(grades: Sequence[Mapping[str, Any]], samples: Sequence[Mapping[str, Any]], categories: Sequence[str] | None = None) -> dict[str, Any]:
-    """Metrics of one system from its grade records and sample records; ``categories`` orders
-    ``accuracy_by_category`` (default: as they first appear in ``grades``)."""
-    scored = [g for g in grades if g.get("correct") is not None]
-    correct = [1.0 if g["correct"] else 0.0 for g in scored]
-    ci = stats.bootstrap_ci(correct)
-    by_category: dict[str, Any] = {}
-    for category in categories if categories is not None else dict.fromkeys(str(g.get("category")) for g in scored):
-        rows = [1.0 if g["correct"] else 0.0 for g in scored if g.get("category") == category]
-        if rows:
-            cat_ci = stats.bootstrap_ci(rows)
-            by_category[category] = {"n": len(rows), "accuracy": _round(stats.mean(rows)), "ci": cat_ci.to_list() if cat_ci else None}
-    numeric = [g for g in grades if g.get("kind") == "numeric"]
-    coverage = [float(g["coverage"]) for g in grades if g.get("coverage") is not None]
-    probes = [g for g in grades if g.get("category") == REFUSAL_PROBE]
-    latencies = [float(s["latency_s"]) for s in samples if isinstance(s.get("latency_s"), (int, float))]
-    completion = [float(s["completion_tokens"]) for s in samples if isinstance(s.get("completion_tokens"), (int, float))]
-    prompt = [float(s["prompt_tokens"]) for s in samples if isinstance(s.get("prompt_tokens"), (int, float))]
+def _value(row: Mapping[str, Any], metric: str) -> float | None:
+    value = row.get(metric)
+    return None if value is None else float(value)
+
+
+def _count(row: Mapping[str, Any], metric: str) -> int:
+    value = row.get(f"{metric}_n")
+    return 0 if value is None else int(value)
+
+
+def _ci(row: Mapping[str, Any], metric: str) -> list[float] | None:
+    low, high = _value(row, f"{metric}_ci_low"), _value(row, f"{metric}_ci_high")
+    return None if low is None or high is None else [low, high]
+
+
+def system_metrics(row: Mapping[str, Any], graded: int, cached: int, categories: Sequence[str] = ()) -> dict[str, Any]:
+    """One system's ``run.json`` entry from its row of :func:`harness.analysis.widen` (the
+    groupby over the samples frame, missing values as None); ``graded``/``cached``: how many of
+    its answers were graded / served from the generation cache; ``categories``: the run's
+    categories in benchmark order (``accuracy_by_category`` lists those the system was scored on)."""
+    by_category = {
+        c: {"n": _count(row, f"accuracy_{c}"), "accuracy": _value(row, f"accuracy_{c}"), "ci": _ci(row, f"accuracy_{c}")}
+        for c in categories
+        if _count(row, f"accuracy_{c}")
+    }
     return {
-        "n": len(grades),
-        "n_scored": len(scored),
-        "accuracy": _round(stats.mean(correct)),
-        "accuracy_ci": ci.to_list() if ci else None,
+        "n": graded,
+        "n_scored": _count(row, "accuracy"),
+        "accuracy": _value(row, "accuracy"),
+        "accuracy_ci": _ci(row, "accuracy"),
         "accuracy_by_category": by_category,
-        "numeric_n": len(numeric),
-        "unit_error_rate": _round(_rate([is_unit_error(g) for g in numeric])),
-        "numeric_value_error_rate": _round(_rate([not g.get("value_correct") for g in numeric])),
-        "quality": _round(stats.mean(coverage)),
-        "quality_n": len(coverage),
-        "refusal_rate": _round(_rate([bool(g.get("refused")) for g in grades])),
-        "probe_n": len(probes),
-        "false_refusal_rate": _round(_rate([bool(g.get("refused")) for g in probes])),
-        "mean_latency_s": _round(stats.mean(latencies)),
-        "mean_completion_tokens": _round(stats.mean(completion), 2),
-        "mean_prompt_tokens": _round(stats.mean(prompt), 2),
-        "cached": sum(1 for s in samples if s.get("cached")),
+        "numeric_n": _count(row, "numeric_value_error_rate"),
+        **{k: _value(row, k) for k in ("unit_error_rate", "numeric_value_error_rate", "quality")},
+        "quality_n": _count(row, "quality"),
+        "refusal_rate": _value(row, "refusal_rate"),
+        "probe_n": _count(row, "false_refusal_rate"),
+        **{k: _value(row, k) for k in ("false_refusal_rate", "mean_latency_s", "mean_completion_tokens", "mean_prompt_tokens")},
+        "cached": cached,
     }
 
 
@@ -134,23 +130,35 @@ def retrieval_for(samples: Sequence[Mapping[str, Any]], items: Mapping[str, Any]
 def compute_metrics(
     grades: Sequence[Mapping[str, Any]], samples: Sequence[Mapping[str, Any]], items: Mapping[str, Any], names: Sequence[str], baseline: str
 ) -> dict[str, Any]:
+    """``run.json`` "metrics" from a run's grade and sample records (see :func:`metrics_from_frame`)."""
+    from harness.analysis.frames import graded_frame
+
+    return metrics_from_frame(graded_frame(samples, grades, items), names, baseline)
+
+
+def metrics_from_frame(frame: Any, names: Sequence[str], baseline: str, summary: Any = None) -> dict[str, Any]:
+    """``run.json`` "metrics" of one run's :func:`harness.analysis.samples_df` frame: the
+    per-system metrics by groupby (:func:`harness.analysis.summarize`), retrieval, the paired
+    comparisons against ``baseline`` and the per-item outcomes. ``summary``: the frame's
+    ``widen(summarize(frame, by=["system"]))`` when the caller already has it."""
+    import pandas as pd
+
+    from harness.analysis.summary import grade_records, retrieval_inputs, summarize, widen
     from harness.scoring.calibration import load_calibration
     from harness.scoring.gradebook import GRADES, grader_id
 
-    by_system_grades: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-    by_system_samples: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-    for g in grades:
-        by_system_grades[str(g.get("system"))].append(g)
-    for s in samples:
-        by_system_samples[str(s.get("system"))].append(s)
-    names = [n for n in names if n in by_system_grades] or sorted(by_system_grades)
-    retrieval = retrieval_for(samples, items)
-    categories = list(dict.fromkeys(str(getattr(item, "category", None) or item["category"]) for item in items.values()))  # benchmark order
+    counts = frame.groupby("system", observed=True).agg(graded=("grader", "count"), cached=("cached", "sum"))
+    graded = [str(name) for name, n in counts["graded"].items() if n]
+    names = [n for n in names if n in graded] or sorted(graded)
+    wide = summary if summary is not None else widen(summarize(frame, by=["system"]))
+    retrieval = retrieval_for(*retrieval_inputs(frame))
+    categories = [str(c) for c in frame["category"].cat.categories]  # benchmark order (see harness.analysis.frames)
     per_system = {}
     for name in names:
-        per_system[name] = system_metrics(by_system_grades[name], by_system_samples[name], categories or None)
-        per_system[name]["retrieval"] = retrieval.get(name)
-    per_item = outcomes(grades)
+        row = {k: None if pd.isna(v) else v for k, v in wide.loc[name].items()}
+        counted = system_metrics(row, int(counts.loc[name, "graded"]), int(counts.loc[name, "cached"]), categories)
+        per_system[name] = {**counted, "retrieval": retrieval.get(name)}
+    per_item = outcomes(grade_records(frame))
     try:
         calibration_report = load_calibration().report.get("test", {})
         grading_accuracy = {k: v.get("accuracy") for k, v in calibration_report.items() if isinstance(v, dict)}

@@ -50,6 +50,8 @@ class SystemSpec:
     autocast_bf16: bool = False  # bf16 autocast on CPU (faster on AVX-512-BF16/AMX; text can change)
     kv_cache_mb: int = 1024  # MiB the KV cache of all rows may take (automatic batch size)
     continuous: bool = True  # continuous batching for greedy requests
+    loop_stop: bool = True  # end a greedy answer once it repeats itself (finish_reason "loop"); local weights only, run --no-loop-stop turns it off
+    quantize: str | None = None  # "int8": dynamic int8 linear layers after the adapter is merged (CPU only; text can change); None = as loaded
     trust_remote_code: bool = False  # run a hub model's own Python code (off: safetensors + known architectures only)
     train_missing: bool = False  # train a missing or stale adapter instead of refusing it
     where: str = field(default="systems.?", compare=False)  # "FILE:systems.NAME" for messages
@@ -59,6 +61,13 @@ class SystemSpec:
             raise ConfigError(f"{self.where}.prompt: {self.prompt!r} is not a prompt format; use one of {', '.join(PROMPT_FORMATS)}")
         if self.dtype not in DTYPES:
             raise ConfigError(f"{self.where}.dtype: {self.dtype!r} is not a dtype; use one of {', '.join(DTYPES)}")
+        from harness.models.loading import QUANTIZATIONS
+
+        if self.quantize not in QUANTIZATIONS:
+            allowed = ", ".join(repr(q) for q in QUANTIZATIONS if q is not None)
+            raise ConfigError(f"{self.where}.quantize: {self.quantize!r} is not supported; use one of {allowed} or leave it unset")
+        if self.endpoint is not None and self.quantize is not None:
+            raise ConfigError(f"{self.where}.quantize: a served model is quantised by its server; drop quantize")
         if self.temperature is not None and not 0 <= self.temperature <= 5:
             raise ConfigError(f"{self.where}.temperature: {self.temperature} is out of range; use 0..5 (0 = greedy)")
         if self.endpoint is not None and self.adapter is not None:
@@ -104,6 +113,8 @@ _TYPES: dict[str, Any] = {
     "kv_cache_mb": int,
     "autocast_bf16": bool,
     "continuous": bool,
+    "loop_stop": bool,
+    "quantize": str,
     "trust_remote_code": bool,
     "train_missing": bool,
 }
@@ -174,10 +185,14 @@ def compose(name: str, spec: SystemSpec) -> Any:
     adapter = _part(ADAPTER_GROUP, DEFAULT_ADAPTER, adapter_options, f"{spec.where}.adapter") if adapter_options is not None else None
     model = spec.model or (adapter.base_model if adapter is not None else None) or DEFAULT_STUDENT
     try:
-        settings = GenerationSettings(batch_size=spec.batch_size, autocast_bf16=spec.autocast_bf16, kv_cache_mb=spec.kv_cache_mb, continuous=spec.continuous)
+        settings = GenerationSettings(
+            batch_size=spec.batch_size, autocast_bf16=spec.autocast_bf16, kv_cache_mb=spec.kv_cache_mb, continuous=spec.continuous, loop_stop=spec.loop_stop
+        )
     except ConfigError as exc:
         raise ConfigError(f"{spec.where}.{exc}") from None
-    source = LocalModel(model, dtype=spec.dtype, device=spec.device, settings=settings, trust_remote_code=spec.trust_remote_code, adapter=adapter)
+    source = LocalModel(
+        model, dtype=spec.dtype, device=spec.device, settings=settings, trust_remote_code=spec.trust_remote_code, adapter=adapter, quantize=spec.quantize
+    )
     return ComposedSystem(name, spec, source, adapter=adapter, retriever=retriever)
 
 
@@ -196,6 +211,7 @@ def declare(name: str, description: str, origin: str | None = None, **table: Any
     factory.composition = dict(table)  # type: ignore[attr-defined]  # what a TOML `base = NAME` builds on
     factory.where = where  # type: ignore[attr-defined]
     factory.accepts_train_missing = "adapter" in table  # type: ignore[attr-defined]
+    factory.accepts_loop_stop = True  # type: ignore[attr-defined]  # run --no-loop-stop sets loop_stop = false
     factory.include_in_all = True  # type: ignore[attr-defined]
     return factory
 

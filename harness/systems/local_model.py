@@ -16,6 +16,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from harness.api.parts import Adapter
 from harness.api.system import GenerationRequest, GenerationResult
 from harness.models.generation import BatchGenerator, GenerationSettings
+from harness.models.loops import LOOP_NGRAM, LOOP_REPEATS
 from harness.models.sources import ResolvedModel, resolve
 
 log = logging.getLogger(__name__)
@@ -27,8 +28,10 @@ class LocalModel:
     * ``model`` -- model name (packaged, local folder or hub id).
     * ``dtype`` -- ``auto`` (fp32 on CPU, bf16 on CUDA), ``float32``, ``bfloat16``, ``float16``.
     * ``device`` -- ``auto``, ``cpu`` or ``cuda[:N]``.
-    * ``settings`` -- batch size, bf16 autocast, KV-cache budget, continuous batching.
+    * ``settings`` -- batch size, bf16 autocast, KV-cache budget, continuous batching, loop stop.
     * ``adapter`` -- applied to the weights on load (None for the bare model).
+    * ``quantize`` -- ``"int8"``: dynamic int8 quantisation of every linear layer after the adapter
+      is merged (CPU only; faster on CPUs without bf16 hardware, greedy text can change). None = off.
     """
 
     def __init__(
@@ -39,6 +42,7 @@ class LocalModel:
         settings: GenerationSettings | None = None,
         trust_remote_code: bool = False,
         adapter: Adapter | None = None,
+        quantize: str | None = None,
     ) -> None:
         self.model_name = model
         self.dtype = dtype
@@ -46,6 +50,7 @@ class LocalModel:
         self.settings = settings or GenerationSettings()
         self.trust_remote_code = trust_remote_code
         self.adapter = adapter
+        self.quantize = quantize
         self._resolved: ResolvedModel | None = None
         self._generator: BatchGenerator | None = None
 
@@ -57,7 +62,12 @@ class LocalModel:
 
     @property
     def fingerprint(self) -> Mapping[str, Any]:
-        return {**self.resolved.fingerprint(), "dtype": self.dtype, "autocast_bf16": self.settings.autocast_bf16}
+        fp: dict[str, Any] = {**self.resolved.fingerprint(), "dtype": self.dtype, "autocast_bf16": self.settings.autocast_bf16}
+        if self.quantize is not None:
+            fp["quantize"] = self.quantize
+        if self.settings.loop_stop:  # absent when off, so answers cached before loop stopping existed stay valid for it
+            fp["loop_stop"] = {"ngram": LOOP_NGRAM, "repeats": LOOP_REPEATS}
+        return fp
 
     def load(self) -> BatchGenerator:
         if self._generator is None:
@@ -68,6 +78,10 @@ class LocalModel:
             model, tokenizer = load_causal_lm(self.resolved, dtype=self.dtype, device=self.device, trust_remote_code=self.trust_remote_code)
             if self.adapter is not None:
                 model = self.adapter.apply(model)
+            if self.quantize is not None:
+                from harness.models.loading import quantize_model
+
+                model = quantize_model(model, self.quantize)
             self._generator = BatchGenerator(model, tokenizer, self.settings)
         return self._generator
 

@@ -96,5 +96,9 @@ def test_output_dir_must_be_new(tmp_path: Path, no_grading: list[tuple]) -> None
 def test_cli_merge(tmp_path: Path, no_grading: list[tuple], capsys: pytest.CaptureFixture[str]) -> None:
     parts = [shard(tmp_path, "0/2"), shard(tmp_path, "1/2")]
     assert main(["merge", *map(str, parts), "--output-dir", str(tmp_path / "all")]) == 0
-    assert "echo: generated 12" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "echo: generated 12" in out
+    peaks = [load_run(p)["peak_rss_mb"] for p in parts]
+    assert load_run(tmp_path / "all")["peak_rss_mb"] == max(peaks)
+    assert f"peak RSS {max(peaks):.0f} MiB" in out and "?" not in out.splitlines()[0]
     assert main(["merge", str(parts[0]), "--output-dir", str(tmp_path / "all")]) == 2

@@ -9,7 +9,7 @@ from harness.api import GenerationResult
 from harness.api.errors import ConfigError, GenerationError
 from harness.registry import Registry
 from harness.runlog import load_run, read_samples
-from harness.runner import RunConfig, Runner, select_items
+from harness.runner import RunConfig, Runner, item_topic, select_items, stratified_sample
 from harness.benchmark import load_benchmark
 
 from tests.conftest import STARTER
@@ -102,7 +102,33 @@ def test_shards_partition_items() -> None:
     assert len(set(ids)) == len(ids)
 
 
-@pytest.mark.parametrize(("kwargs", "fragment"), [({"limit": 0}, "--limit"), ({"batch_size": 0}, "--batch-size"), ({"shard": "3/3"}, "--shard"), ({"shard": "x"}, "--shard")])
+def test_stratified_sample_covers_every_category_and_is_proportional() -> None:
+    from collections import Counter
+
+    from harness.benchmark import DEFAULT_BENCHMARK
+
+    items = load_benchmark(DEFAULT_BENCHMARK).items
+    sample = stratified_sample(items, 40, seed=0)
+    assert len(sample) == 40 and len({it.id for it in sample}) == 40
+    assert {it.category for it in sample} == {it.category for it in items}
+    assert {item_topic(it) for it in sample} == {item_topic(it) for it in items}
+    whole, part = Counter((it.category, item_topic(it)) for it in items), Counter((it.category, item_topic(it)) for it in sample)
+    for stratum, size in whole.items():  # largest remainder: within one item of the exact share
+        assert abs(part[stratum] - 40 * size / len(items)) < 1, stratum
+    assert [it.id for it in sample] == [it.id for it in items if it in sample]  # benchmark order kept
+    assert [it.id for it in stratified_sample(items, 40, seed=0)] == [it.id for it in sample]
+    assert [it.id for it in stratified_sample(items, 40, seed=1)] != [it.id for it in sample]
+    assert select_items(items, None, None, sample=1000) == list(items)
+
+
+def test_a_tiny_sample_still_reaches_every_category() -> None:
+    items = load_benchmark(STARTER).items
+    categories = {it.category for it in items}
+    sample = stratified_sample(items, len(categories), seed=3)
+    assert {it.category for it in sample} == categories
+
+
+@pytest.mark.parametrize(("kwargs", "fragment"), [({"limit": 0}, "--limit"), ({"sample": 0}, "--sample"), ({"batch_size": 0}, "--batch-size"), ({"shard": "3/3"}, "--shard"), ({"shard": "x"}, "--shard")])
 def test_bad_run_config(kwargs: dict, fragment: str) -> None:
     with pytest.raises(ConfigError, match=fragment):
         RunConfig(**kwargs)
@@ -135,3 +161,28 @@ def test_run_json_records_the_source_revision(tmp_path: Path, isolated_cache: Pa
 
     monkeypatch.setattr(subprocess, "run", no_git)
     assert source_revision() is None
+
+
+class Looper(Recorder):
+    """Every other answer ends as a loop 10 tokens into a 192-token budget."""
+
+    def generate(self, requests):
+        results = super().generate(requests)
+        for index, result in enumerate(results):
+            result.prompt_tokens = 7
+            if index % 2 == 0:
+                result.finish_reason, result.completion_tokens = "loop", 10
+        return results
+
+
+def test_run_json_records_tokens_wall_time_and_loop_stops_per_system(tmp_path: Path, isolated_cache: Path) -> None:
+    system = Looper()
+    out = Runner(RunConfig(systems="rec", benchmark=str(STARTER), output_dir=str(tmp_path / "run"), batch_size=4, quiet=True), registry=make_registry(system)).run()
+    meta = load_run(out)["systems"]["rec"]
+    samples = read_samples(out)
+    loops = [s for s in samples if s["finish_reason"] == "loop"]
+    assert loops and meta["loop_stops"] == len(loops)
+    assert meta["loop_budget_unspent"] == len(loops) * (192 - 10)
+    assert meta["completion_tokens"] == sum(s["completion_tokens"] for s in samples)
+    assert meta["prompt_tokens"] == 7 * len(samples)
+    assert meta["wall_s"] >= meta["generation_wall_s"] > 0

@@ -110,3 +110,11 @@ def test_compare_only_uses_shared_items(tmp_path: Path, capsys: pytest.CaptureFi
     rows = {(r["system"], r["metric"]): r for r in json.loads(capsys.readouterr().out)}
     assert rows[("rag", "accuracy")]["n"] == 4
     assert rows[("rag", "false_refusal_rate")]["n"] == 0 and rows[("rag", "false_refusal_rate")]["p_value"] is None
+
+
+def test_compare_of_runs_with_no_shared_item_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = make_run(tmp_path / "a", {"rag": {k: v for k, v in GOOD.items() if k.startswith("st-r")}})
+    after = make_run(tmp_path / "b", {"rag": {k: v for k, v in GOOD.items() if not k.startswith("st-r")}})
+    assert main(["compare", str(before), str(after)]) == 2
+    err = capsys.readouterr().err
+    assert "share no graded item" in err and len(err.strip().splitlines()) == 1

@@ -102,3 +102,18 @@ def test_line_numbers_count_newlines_only(tmp_path: Path, capsys: pytest.Capture
     path.write_text(first + "\r\n" + "{broken\n", encoding="utf-8")
     assert main(["grade", str(path)]) == 2
     assert capsys.readouterr().err.startswith(f"{path}:2: json: ")
+
+
+def test_dash_reads_standard_input(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import sys
+
+    path = _write(tmp_path / "answers.jsonl", GOOD)
+    assert main(["grade", str(path)]) == 0
+    from_file = capsys.readouterr().out
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(path.read_bytes()), encoding="utf-8"))
+    assert main(["grade", "-"]) == 0
+    assert capsys.readouterr().out == from_file
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b'{"id": 1}\n'), encoding="utf-8"))
+    assert main(["grade", "-"]) == 2
+    assert capsys.readouterr().err.startswith("-:1: ")

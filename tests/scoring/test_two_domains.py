@@ -12,7 +12,8 @@ import pytest
 from harness.api.errors import DataError
 from harness.benchmark import BENCHMARKS_DIR, load_benchmark, load_config
 from harness.scoring.grade import GradeConfig, grade_answer
-from harness.scoring.metrics import system_metrics
+from harness.scoring.gradebook import grader_id
+from harness.scoring.metrics import compute_metrics
 from harness.scoring.numeric import grade_numeric
 from tests.scoring.fakes import HashEmbedder, pattern_only_calibration
 
@@ -69,10 +70,10 @@ def test_the_generation_rule_is_the_benchmarks(pcie: Path) -> None:
 def test_metrics_use_the_benchmarks_categories(pcie: Path) -> None:
     benchmark = load_benchmark(pcie)
     config = GradeConfig.from_benchmark(benchmark.config, embedder=HashEmbedder(), calibration=pattern_only_calibration())
-    grades = [
-        {"id": i.id, "category": i.category, **grade_answer(i, r, config).to_dict()}
-        for i, r in zip(benchmark.items, [OTHER_GENERATION_FIRST, "The data link layer."])
-    ]
-    metrics = system_metrics(grades, [], ["link", "protocol"])
-    assert {c: v["accuracy"] for c, v in metrics["accuracy_by_category"].items()} == {"link": 1.0, "protocol": 0.0}
+    answers = list(zip(benchmark.items, [OTHER_GENERATION_FIRST, "The data link layer."]))
+    samples = [{"id": i.id, "system": "vanilla", "category": i.category, "response": r} for i, r in answers]
+    grades = [{"id": i.id, "system": "vanilla", "category": i.category, "grader": grader_id(), **grade_answer(i, r, config).to_dict()} for i, r in answers]
+    items = {i.id: i for i in benchmark.items}
+    metrics = compute_metrics(grades, samples, items, ["vanilla"], "vanilla")["per_system"]["vanilla"]
+    assert [(c, v["accuracy"]) for c, v in metrics["accuracy_by_category"].items()] == [("link", 1.0), ("protocol", 0.0)]
     assert metrics["probe_n"] == 0 and metrics["false_refusal_rate"] is None

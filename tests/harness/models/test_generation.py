@@ -155,3 +155,62 @@ def test_static_batches_count_tokens_up_to_the_stop_not_the_padding(tiny) -> Non
     assert first.finish_reason == "stop" and stop not in first.text
     assert first.completion_tokens == words.index(stop) + 1  # one word-level token per word, the stop included
     assert max(r.completion_tokens for r in stopped[1:]) == 12  # another row ran to the budget, so row 0 was padded
+
+
+def test_loop_stop_cuts_each_answer_where_its_loop_is_recognised(tiny) -> None:
+    """A random tiny model falls into greedy loops; with loop stopping each row is the unstopped
+    row cut where :func:`find_loop` recognises the loop on its token ids."""
+    from harness.models.continuous_batching import ContinuousBatcher, DecodeTask
+    from harness.models.loops import find_loop
+
+    model, _ = tiny
+    prompts = [[1] + [4 + (i * 7 + j) % 60 for j in range(2 + (i * 11) % 23)] for i in range(12)]
+
+    def run(loop_stop: bool) -> dict[int, object]:
+        tasks = [DecodeTask(i, ids, 60, loop_stop=loop_stop) for i, ids in enumerate(prompts)]
+        return {out.index: out for batch in ContinuousBatcher(model, eos_ids={2}, pad_id=0, max_rows=4).run(tasks) for out in batch}
+
+    free, cut = run(False), run(True)
+    looped = 0
+    for index in range(len(prompts)):
+        loop = find_loop(free[index].tokens)
+        if loop is None:
+            assert (cut[index].tokens, cut[index].finish_reason) == (free[index].tokens, free[index].finish_reason)
+            continue
+        looped += 1
+        assert cut[index].finish_reason == "loop"
+        assert cut[index].tokens == free[index].tokens[: loop.looped_at]
+    assert looped >= 3, "the tiny model should loop on several of these prompts"
+
+
+def test_loop_stop_gives_the_same_answers_on_the_static_and_continuous_paths(tiny) -> None:
+    model, tok = tiny
+    reqs = requests(9, max_new=60)
+    continuous = BatchGenerator(model, tok, GenerationSettings(batch_size=3)).generate(reqs)
+    static = BatchGenerator(model, tok, GenerationSettings(batch_size=3, continuous=False)).generate(reqs)
+    assert [(r.text, r.completion_tokens, r.finish_reason) for r in static] == [(r.text, r.completion_tokens, r.finish_reason) for r in continuous]
+    assert sum(r.finish_reason == "loop" for r in continuous) >= 3
+
+
+def test_int8_quantised_model_generates_through_both_paths(tiny) -> None:
+    import copy
+
+    from harness.models.loading import quantize_model
+
+    model, tok = tiny
+    quantised = quantize_model(copy.deepcopy(model), "int8")
+    assert not any(type(m) is torch.nn.Linear for m in quantised.modules())  # every linear layer replaced
+    reqs = requests(5, max_new=10)
+    continuous = BatchGenerator(quantised, tok, GenerationSettings(batch_size=2)).generate(reqs)
+    static = BatchGenerator(quantised, tok, GenerationSettings(batch_size=2, continuous=False)).generate(reqs)
+    assert [r.text for r in continuous] == [r.text for r in static]
+    assert all(0 < r.completion_tokens <= 10 for r in continuous)
+
+
+def test_unknown_quantisation_is_a_config_error() -> None:
+    from harness.api.errors import ConfigError
+    from harness.systems.composition import vanilla
+
+    with pytest.raises(ConfigError, match="systems.vanilla.quantize: 'int4' is not supported"):
+        vanilla(quantize="int4")
+    assert vanilla(quantize="int8").source.quantize == "int8"

@@ -87,8 +87,24 @@ def test_options_merge_over_the_declared_table() -> None:
         ('model = "m"\nendpoint = "http://127.0.0.1:9/v1"\nadapter = "a"', "systems.x.adapter: a served model cannot take a local adapter"),
         ('model = "m"\nbatch_size = 0', "systems.x.batch_size must be >= 1"),
         ("model = 3", "systems.x.model: 3 has the wrong type; expected string"),
+        ('model = "m"\nquantize = "int4"', "systems.x.quantize: 'int4' is not supported; use one of 'int8' or leave it unset"),
+        ('model = "m"\nendpoint = "http://127.0.0.1:9/v1"\nquantize = "int8"', "systems.x.quantize: a served model is quantised by its server"),
+        ('model = "m"\nloop_stop = "no"', "systems.x.loop_stop: 'no' has the wrong type; expected bool"),
     ],
-    ids=["unknown-key", "flat-retriever-key", "prompt", "retriever-k", "retriever-plugin", "adapter-key", "served-adapter", "batch-size", "type"],
+    ids=[
+        "unknown-key",
+        "flat-retriever-key",
+        "prompt",
+        "retriever-k",
+        "retriever-plugin",
+        "adapter-key",
+        "served-adapter",
+        "batch-size",
+        "type",
+        "quantize",
+        "served-quantize",
+        "loop-stop-type",
+    ],
 )
 def test_bad_tables_name_the_file_and_field(tmp_path: Path, table: str, fragment: str) -> None:
     path = tmp_path / "systems.toml"
@@ -96,6 +112,52 @@ def test_bad_tables_name_the_file_and_field(tmp_path: Path, table: str, fragment
     with pytest.raises(ConfigError) as caught:
         load_system_config(path, Registry.from_entry_points())
     assert fragment in str(caught.value) and str(path) in str(caught.value) and "\n" not in str(caught.value)
+
+
+class FixedModel:
+    """A resolved model whose fingerprint needs no files."""
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"model": "fixed"}
+
+
+def test_loop_stop_and_quantize_come_from_toml_and_enter_the_fingerprint_only_when_on(tmp_path: Path) -> None:
+    path = tmp_path / "systems.toml"
+    path.write_text('[systems.vanilla]\nloop_stop = false\nquantize = "int8"\n\n[systems.rag+int8]\nmodel = "smollm2-135m-instruct"\nquantize = "int8"\n')
+    registry, options = load_system_config(path, Registry.from_entry_points())
+    changed, declared, default = registry.create("vanilla", **options["vanilla"]), registry.create("rag+int8"), registry.create("vanilla")
+    for system in (changed, declared, default):
+        system.source._resolved = FixedModel()
+    assert (changed.source.settings.loop_stop, changed.source.quantize) == (False, "int8")
+    assert changed.fingerprint["quantize"] == "int8" and "loop_stop" not in changed.fingerprint
+    assert declared.fingerprint["quantize"] == "int8" and declared.fingerprint["loop_stop"] == {"ngram": 10, "repeats": 3}
+    assert "quantize" not in default.fingerprint and default.fingerprint["loop_stop"] == {"ngram": 10, "repeats": 3}
+
+
+def test_no_loop_stop_reaches_every_builtin_local_system_and_no_served_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness import runner
+    from harness.cli import run as run_cli
+    from harness.cli.main import build_parser
+
+    seen: dict[str, Any] = {}
+
+    class Stop(Exception):
+        pass
+
+    class FakeRunner:
+        def __init__(self, config: Any, registry: Any = None) -> None:
+            seen.update({name: dict(options) for name, options in config.system_options.items()})
+            raise Stop
+
+    monkeypatch.setattr(runner, "Runner", FakeRunner)
+    path = tmp_path / "systems.toml"
+    path.write_text('[systems.served]\nbase = "openai"\nbase_url = "http://127.0.0.1:9/v1"\nmodel = "m"\n')
+    local = ["vanilla", "lora", "lora-kd", "teacher", "rag", "rag-oracle", "rag+lora", "rag+lora-kd"]
+    names = ",".join([*local, "served"])
+    args = build_parser().parse_args(["run", "--systems", names, "--no-loop-stop", "--system-config", str(path), "--output-dir", str(tmp_path / "run")])
+    with pytest.raises(Stop):
+        run_cli.handle(args)
+    assert all(seen[name]["loop_stop"] is False for name in local) and "loop_stop" not in seen["served"]
 
 
 class EchoRetriever:

@@ -1,0 +1,50 @@
+"""The committed baseline (reports/baseline) as frames: samples_df works on a fresh clone, the
+metrics computed from the frames equal the ones stored in its run.json, and the docs examples
+run on it. These fail, not skip, when the baseline lacks the files samples_df reads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from harness.analysis import samples_df
+from tests.conftest import REPO
+from tests.harness.analysis.test_docs import run_examples
+from tests.harness.analysis.test_summary import assert_frames_equal_run_metrics
+
+BASELINE = REPO / "reports" / "baseline"
+#: What samples_df reads; grades.jsonl is derived, but without it every answer is regraded (and
+#: the file written into reports/baseline) on each test run.
+BASELINE_FILES = ("run.json", "samples.jsonl", "benchmark.jsonl", "grades.jsonl")
+
+
+def assert_baseline_complete() -> None:
+    missing = [name for name in BASELINE_FILES if not (BASELINE / name).exists()]
+    assert not missing, f"reports/baseline lacks {', '.join(missing)}: copy them from the baseline run folder (reports/baseline/README.md)"
+
+
+def test_baseline_samples_frame_has_every_graded_answer() -> None:
+    assert_baseline_complete()
+    run = json.loads((BASELINE / "run.json").read_text())
+    df = samples_df(BASELINE)
+    n_items = run["benchmark"]["selected_items"]
+    assert len(df) == len(run["systems"]) * n_items
+    assert df.groupby("system", observed=True).size().to_dict() == {name: n_items for name in run["systems"]}
+    assert not df.duplicated(["system", "id"]).any() and not df["grader"].isna().any()
+
+
+def test_baseline_frames_equal_run_json() -> None:
+    assert_baseline_complete()
+    assert_frames_equal_run_metrics(BASELINE, json.loads((BASELINE / "run.json").read_text())["metrics"])
+
+
+def test_baseline_docs_examples_run(tmp_path: Path) -> None:
+    """As written in docs/analysis.md, from a folder holding only reports/baseline (a checkout's
+    own runs/ stays out of the history example)."""
+    assert_baseline_complete()
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "baseline").symlink_to(BASELINE)
+    kd, tags, history = run_examples(tmp_path)
+    assert set(kd["kd_wins"]["id"]) <= set(kd["df"]["id"])
+    assert {"vanilla", "rag", "items"} <= set(tags["by_tag"].columns)
+    assert history["accuracy"].shape[0] == 1
