@@ -43,6 +43,7 @@ class GenerationReport:
     items: int
     max_new_tokens: int
     passes: dict[str, Pass] = field(default_factory=dict)
+    bf16_hardware: bool | None = None  # whether this CPU has AVX-512-BF16 or AMX (None: not checked)
     accuracy: dict[str, float | None] = field(default_factory=dict)  # label -> fraction correct (items with a key)
 
     def ratio(self, slow: str, fast: str) -> float | None:
@@ -118,12 +119,16 @@ def compare_generation(
     grade: bool = True,
 ) -> GenerationReport:
     """Passes: ``ours``, ``plain-b1``, ``ours`` again, ``plain-b{plain_batch}`` (0 skips it),
-    ``ours-bf16`` (bf16 weights) and ``ours-autocast`` (fp32 weights, bf16 autocast)."""
+    ``ours-loopstop`` (loop stopping on), ``ours-int8`` (dynamic int8 linear layers), and, on
+    CPUs with bf16 hardware (AVX-512-BF16 or AMX), ``ours-bf16`` (bf16 weights) and
+    ``ours-autocast`` (fp32 weights, bf16 autocast). ``ours`` runs without loop stopping so that it
+    generates exactly what plain ``generate`` does."""
+    from harness.perf.utilisation import cpu_features
     from harness.systems.composition import vanilla
 
     benchmark, requests = bench_requests(benchmark_path, items, max_new_tokens)
     report = GenerationReport(items=len(requests), max_new_tokens=max_new_tokens)
-    system = vanilla(model=model, dtype="float32", device="cpu")
+    system = vanilla(model=model, dtype="float32", device="cpu", loop_stop=False)
     generator = system.load()  # the load is measured separately (warm vs cold)
     first = timed("ours", lambda: ours(system, requests))
     report.passes["plain-b1"] = timed("plain-b1", lambda: plain_generate(generator.model, generator.tokenizer, requests, 1))
@@ -134,12 +139,18 @@ def compare_generation(
     if plain_batch > 1:
         report.passes[f"plain-b{plain_batch}"] = timed(f"plain-b{plain_batch}", lambda: plain_generate(generator.model, generator.tokenizer, requests, plain_batch))
     system.close()
-    if bf16:
-        for label, options in (("ours-bf16", {"dtype": "bfloat16"}), ("ours-autocast", {"autocast_bf16": True})):
-            variant = vanilla(model=model, device="cpu", **options)
-            variant.load()
-            report.passes[label] = timed(label, lambda: ours(variant, requests))
-            variant.close()
+    variants: list[tuple[str, dict[str, Any]]] = [("ours-loopstop", {"loop_stop": True}), ("ours-int8", {"quantize": "int8", "loop_stop": False})]
+    cpu = cpu_features()
+    report.bf16_hardware = bool(cpu["avx512_bf16"] or cpu["amx_tile"])
+    if bf16 and report.bf16_hardware:
+        variants += [("ours-bf16", {"dtype": "bfloat16", "loop_stop": False}), ("ours-autocast", {"autocast_bf16": True, "loop_stop": False})]
+    elif bf16:
+        log.info("bf16 passes skipped: this CPU (%s) has no bf16 hardware; the utilisation rows measure its bf16 matmul", cpu["capability"])
+    for label, options in variants:
+        variant = vanilla(model=model, device="cpu", **options)
+        variant.load()
+        report.passes[label] = timed(label, lambda: ours(variant, requests))
+        variant.close()
     if grade:
         report.accuracy = accuracy(benchmark, requests, report)
     return report

@@ -57,9 +57,15 @@ def generation_rows(items: int, max_new_tokens: int, benchmark: str | None, plai
     batched = f"plain-b{plain_batch}"
     if batched in p:
         rows.append(Row(f"generation: ours vs plain generate, batch {plain_batch}", fig(batched), fig("ours"), report.ratio(batched, "ours"), f"greedy text identical on {report.agreement('ours', batched):.1%}"))
-    for label, what in (("ours-bf16", "bf16 weights"), ("ours-autocast", "bf16 autocast")):
+    if "ours-loopstop" in p:
+        saved = 1 - p["ours-loopstop"].completion_tokens / p["ours"].completion_tokens if p["ours"].completion_tokens else 0.0
+        prefix = sum(b.startswith(a) for a, b in zip(p["ours-loopstop"].texts, p["ours"].texts)) / max(1, len(p["ours"].texts))
+        rows.append(Row("generation: loop stop vs full answers (ours)", fig("ours"), fig("ours-loopstop"), report.ratio("ours", "ours-loopstop"), f"{saved:.0%} fewer completion tokens; cut answer a prefix of the full one on {prefix:.0%}{accuracy_note('ours', 'ours-loopstop')}"))
+    for label, what in (("ours-int8", "int8 dynamic"), ("ours-bf16", "bf16 weights"), ("ours-autocast", "bf16 autocast")):
         if label in p:
             rows.append(Row(f"generation: {what} vs fp32 (ours)", fig("ours"), fig(label), report.ratio("ours", label), f"text identical to fp32 on {report.agreement(label, 'ours'):.1%}{accuracy_note('ours', label)}"))
+    if bf16 and report.bf16_hardware is False:
+        rows.append(Row("generation: bf16 vs fp32 (ours)", "-", "-", None, "skipped: this CPU has no bf16 hardware (no AVX-512-BF16, no AMX); see the matmul peak row"))
     loads = sorted(run.load_avg for run in p.values())
     raw = {"items": report.items, "max_new_tokens": max_new_tokens, "passes": {k: {"wall_s": round(v.wall_s, 3), "completion_tokens": v.completion_tokens, "tokens_per_s": round(v.tokens_per_s, 2), "load_avg": v.load_avg} for k, v in p.items()}, "accuracy": acc, "load_avg_range": [loads[0], loads[-1]] if loads else None}
     return rows, raw

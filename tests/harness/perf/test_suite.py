@@ -39,3 +39,21 @@ def test_bench_cli_rejects_unknown_rows(capsys: pytest.CaptureFixture[str]) -> N
     assert main(["bench", "--only", "generation,gpu"]) == 2
     assert "unknown row 'gpu'" in capsys.readouterr().err
     assert main(["bench", "--items", "0"]) == 2
+
+
+def test_generation_rows_for_loop_stop_int8_and_missing_bf16_hardware(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.perf import suite
+
+    report = GenerationReport(items=2, max_new_tokens=8, bf16_hardware=False)
+    report.passes["plain-b1"] = Pass("plain-b1", 40.0, ["a b c d", "x y"], 6, 2.0)
+    report.passes["ours"] = Pass("ours", 10.0, ["a b c d", "x y"], 6, 2.0)
+    report.passes["ours-loopstop"] = Pass("ours-loopstop", 5.0, ["a b", "x y"], 3, 2.0)
+    report.passes["ours-int8"] = Pass("ours-int8", 8.0, ["a b c e", "x y"], 6, 2.0)
+    monkeypatch.setattr("harness.perf.generation.compare_generation", lambda **_: report)
+    rows, _ = suite.generation_rows(items=2, max_new_tokens=8, benchmark=None, plain_batch=0, bf16=True)
+    by_name = {r.name: r for r in rows}
+    loop = by_name["generation: loop stop vs full answers (ours)"]
+    assert loop.ratio == 2.0 and "50% fewer completion tokens" in loop.note and "prefix of the full one on 100%" in loop.note
+    int8 = by_name["generation: int8 dynamic vs fp32 (ours)"]
+    assert int8.ratio == pytest.approx(1.25) and "identical to fp32 on 50.0%" in int8.note
+    assert by_name["generation: bf16 vs fp32 (ours)"].ratio is None and "no bf16 hardware" in by_name["generation: bf16 vs fp32 (ours)"].note
