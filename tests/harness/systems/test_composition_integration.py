@@ -1,5 +1,5 @@
 """Compositions with the real packaged models: the built-ins keep the fingerprints of the
-committed baseline (so its cached answers stay valid), and the issue's TOML-declared rag+teacher
+committed baseline (so its cached answers stay valid; loop stopping adds its own key), and the issue's TOML-declared rag+teacher
 runs end to end from the command line."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.models.loops import LOOP_NGRAM, LOOP_REPEATS
 from harness.registry import Registry
 from tests.conftest import REPO
 
@@ -20,10 +21,15 @@ pytestmark = pytest.mark.integration
 
 
 def test_builtin_fingerprints_equal_the_committed_baselines() -> None:
+    """With loop stopping off a built-in's fingerprint is the one the baseline recorded (made
+    before loop stopping existed); on, the default, it adds only the ``loop_stop`` key."""
     baseline = json.loads((REPO / "reports" / "baseline" / "run.json").read_text())["systems"]
     registry = Registry.from_entry_points()
+    loop_stop = {"loop_stop": {"ngram": LOOP_NGRAM, "repeats": LOOP_REPEATS}}
     for name in BUILTINS:
-        assert dict(registry.create(name).fingerprint) == baseline[name]["fingerprint"], name
+        recorded = {k: v for k, v in baseline[name]["fingerprint"].items() if k != "loop_stop"}
+        assert dict(registry.create(name, loop_stop=False).fingerprint) == recorded, name
+        assert dict(registry.create(name).fingerprint) == {**recorded, **loop_stop}, name
 
 
 def test_rag_teacher_declared_in_toml_runs(tmp_path: Path) -> None:
