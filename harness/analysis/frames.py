@@ -138,7 +138,8 @@ def _run_fields(run: Mapping[str, Any], run_id: str | None, run_dir: str | None)
 
 
 def _row(sample: Mapping[str, Any], item: Item | None, grade: Mapping[str, Any] | None, options: Mapping[str, Any]) -> dict[str, Any]:
-    extra = sample.get("extra") if isinstance(sample.get("extra"), dict) else {}
+    recorded = sample.get("extra")
+    extra: dict[str, Any] = recorded if isinstance(recorded, dict) else {}
     numeric = item is not None and item.answer.type == "numeric"
     row: dict[str, Any] = {
         "system": str(sample.get("system")),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any, Callable
 
 FRAMES = ("samples", "metrics", "comparisons")
 
@@ -42,7 +43,8 @@ def handle(args: argparse.Namespace) -> int:
 
     fmt = format_for(args.output, args.format)
     check_format(fmt)  # a missing pyarrow is reported before the runs are read
-    build = {"samples": samples_df, "metrics": metrics_df, "comparisons": comparisons_df}[args.frame]
+    builders: dict[str, Callable[..., Any]] = {"samples": samples_df, "metrics": metrics_df, "comparisons": comparisons_df}
+    build = builders[args.frame]
     frame = build(*args.run_dirs)
     path = write_frame(frame, args.output, fmt)
     print(f"wrote {path} ({len(frame)} rows, {len(frame.columns)} columns)")
