@@ -2,7 +2,7 @@
 metrics computed from the frames equal the ones stored in its run.json, and the docs examples
 run on it. Until the baseline is regenerated with the files samples_df reads (the baseline
 committed before the analysis API kept no answers), these skip and say which files are missing;
-the same checks run on a real run's folder in test_summary.py and test_docs.py."""
+the same checks run on run folders built in test_summary.py and test_docs.py."""
 
 from __future__ import annotations
 
