@@ -180,11 +180,12 @@ def train_adapter(request: TrainRequest, callback: Callable[[int, dict[str, floa
     """Train one adapter and write it with its manifest; returns the manifest."""
     import torch
 
-    from adapters.data import corpus_texts, pack, bos_id, tokenize_documents
+    from adapters.data import bos_id, corpus_texts, pack, tokenize_documents
     from adapters.trainer import clear_checkpoint, make_accelerator, train_loop
+    from harness.cache_folder import cache_dir
     from harness.corpus import content_hash
     from harness.models.loading import load_tokenizer
-    from harness.models.sources import cache_dir, resolve
+    from harness.models.sources import resolve
 
     spec = request.spec
     started = time.perf_counter()

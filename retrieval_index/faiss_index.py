@@ -213,8 +213,9 @@ def build_index(docs: Path, out: Path, chunking: ChunkingConfig | None = None, c
 
     ``store`` keeps chunk vectors across builds (default: ``$HARNESS_CACHE/embeddings.sqlite``;
     ``False`` = none), so a killed build resumes and an edited corpus re-embeds only new chunks."""
-    import faiss
     from importlib import metadata
+
+    import faiss
 
     docs, out = Path(docs).resolve(), Path(out)
     chunking, config, embedder = chunking or ChunkingConfig(), config or IndexConfig(), embedder or Embedder()
@@ -325,7 +326,7 @@ def load_index(folder: Path, docs: Path | None = None, chunking: ChunkingConfig 
 
 
 def default_index_dir(docs: Path, chunking: ChunkingConfig, config: IndexConfig) -> Path:
-    from harness.models.sources import cache_dir
+    from harness.cache_folder import cache_dir
 
     return cache_dir() / "index" / current_identity(Path(docs).resolve(), chunking, config).folder_name()
 
