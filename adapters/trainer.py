@@ -260,11 +260,8 @@ def _load_checkpoint(path: Path, run_key: str, model: Any, optimizer: Any, sched
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def clear_checkpoint(checkpoint_dir: Path) -> None:

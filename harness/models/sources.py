@@ -74,11 +74,8 @@ def file_sha256(path: Path) -> str:
         memo = {}
     if key in memo:
         return str(memo[key])
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    memo[key] = digest.hexdigest()
+        memo[key] = hashlib.file_digest(handle, "sha256").hexdigest()
     write_json_atomic(memo_path, memo)
     return memo[key]
 
