@@ -30,10 +30,11 @@ from adapters.manifest import ADAPTER_WEIGHTS, check_adapter, display_path, repo
 from adapters.teacher_cache import CROSS_VOCAB, SAME_VOCAB, TeacherCache
 from harness.api.errors import ArtifactError, ConfigError
 from harness.benchmark import DEFAULT_CORPUS
+from harness.runner import package_versions
 
 log = logging.getLogger(__name__)
 
-PACKAGES = ("torch", "transformers", "peft", "accelerate", "safetensors", "tokenizers", "raq-harness")
+TRAINING_PACKAGES = ("torch", "transformers", "peft", "accelerate", "safetensors", "tokenizers", "raq-harness")  # versions a manifest records
 
 
 @dataclass(frozen=True)
@@ -57,18 +58,6 @@ class TrainRequest:
     def command(self) -> str:
         corpus = display_path(self.corpus) if Path(self.corpus).resolve() != DEFAULT_CORPUS.resolve() else None
         return train_command(self.kind, self.output, self.config_file, self.overrides, corpus)
-
-
-def package_versions() -> dict[str, str]:
-    from importlib import metadata
-
-    out = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
 
 
 def _load_model(resolved: Any, dtype: str, device: str) -> tuple[Any, Any]:
@@ -250,7 +239,7 @@ def train_adapter(request: TrainRequest, callback: Callable[[int, dict[str, floa
             "processes": accelerator.num_processes,
             "device": device,
             "host": {"machine": platform.machine(), "processor": platform.processor() or platform.machine()},
-            "packages": package_versions(),
+            "packages": package_versions(TRAINING_PACKAGES),
             "adapter_sha256": adapter_sha256(output),
         }
         write_manifest(output, manifest)
