@@ -54,11 +54,7 @@ def _configs(args: argparse.Namespace, manifest: dict[str, Any] | None = None) -
     from retrieval_index.faiss_index import IndexConfig
     from retrieval_index.ingest import ChunkingConfig
 
-    chunking_base = (manifest or {}).get("chunking") or {}
-    chunking = ChunkingConfig(
-        chunk_size=args.chunk_size if args.chunk_size is not None else int(chunking_base.get("chunk_size", 200)),
-        chunk_overlap=args.chunk_overlap if args.chunk_overlap is not None else int(chunking_base.get("chunk_overlap", 30)),
-    )
+    chunking = ChunkingConfig.resolve(args.chunk_size, args.chunk_overlap, (manifest or {}).get("chunking"))
     search = {"hnsw_ef_search": args.ef_search, "ivf_nprobe": args.nprobe}
     if args.index_type is None and manifest is not None:
         return chunking, IndexConfig.from_build_params(manifest["index"], **search)
