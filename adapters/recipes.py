@@ -170,7 +170,7 @@ def train_adapter(request: TrainRequest, callback: Callable[[int, dict[str, floa
     import torch
 
     from adapters.data import bos_id, corpus_texts, pack, tokenize_documents
-    from adapters.trainer import clear_checkpoint, make_accelerator, train_loop
+    from adapters.trainer import TRAINER_VERSION, clear_checkpoint, make_accelerator, train_loop
     from harness.cache_folder import cache_dir
     from harness.corpus import content_hash
     from harness.models.loading import load_tokenizer
@@ -195,7 +195,8 @@ def train_adapter(request: TrainRequest, callback: Callable[[int, dict[str, floa
         loss_fn = ce_loss_fn
     model, _ = _load_model(base, spec.lora.dtype, device)
     model = _attach_lora(model, spec)
-    run_key = hashlib.sha256(json.dumps({"spec": spec.to_dict(), "corpus": corpus_sha, "base": base.weights_sha256, "layout": blocks.layout_hash(), "teacher": teacher}, sort_keys=True).encode()).hexdigest()
+    run = {"spec": spec.to_dict(), "corpus": corpus_sha, "base": base.weights_sha256, "layout": blocks.layout_hash(), "teacher": teacher}
+    run_key = hashlib.sha256(json.dumps({**run, "trainer": TRAINER_VERSION}, sort_keys=True).encode()).hexdigest()  # a checkpoint resumes only this run
     checkpoint_dir = cache_dir() / "train-checkpoints" / hashlib.sha256(str(Path(request.output).resolve()).encode()).hexdigest()[:16]
     result = train_loop(model, blocks, spec.lora, loss_fn, checkpoint_dir, run_key, accelerator=accelerator, quiet=request.quiet, callback=callback)
     manifest: dict[str, Any] = {}
