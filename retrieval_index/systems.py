@@ -61,11 +61,11 @@ class Retriever:
     combined ``rag+lora`` systems. The index and MiniLM load on first use."""
 
     def __init__(self, config: RagConfig) -> None:
-        from retrieval_index.embedder import Embedder
+        from harness.models.minilm import MiniLMEmbedder
 
         self.config = config
         self.oracle = config.oracle
-        self.embedder = Embedder(device=config.embed_device, batch_size=config.embed_batch_size)
+        self.embedder = MiniLMEmbedder(device=config.embed_device, batch_size=config.embed_batch_size)
         self._index: Any = None
         self._matcher: Any = None
         self._gold_rows: dict[str, list[int]] = {}
