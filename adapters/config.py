@@ -44,7 +44,7 @@ class LoraTrainConfig:
     lr: float = 5e-4  # peak AdamW learning rate, 0 < lr <= 1
     weight_decay: float = 0.0  # AdamW decoupled weight decay, >= 0
     schedule: str = "cosine"  # lr schedule after warm-up: cosine | linear | constant
-    warmup_steps: int = 8  # optimizer steps of linear warm-up, >= 0
+    warmup_steps: int = 8  # optimizer steps of linear warm-up from lr 0 (the peak is reached at this step), >= 0
     epochs: int = 1  # passes over the packed corpus, >= 1
     max_steps: int = 0  # stop after this many optimizer steps; 0 = no cap (run all epochs)
     seq_len: int = 256  # tokens per packed sequence, 16..32768

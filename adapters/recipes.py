@@ -30,10 +30,11 @@ from adapters.manifest import ADAPTER_WEIGHTS, check_adapter, display_path, repo
 from adapters.teacher_cache import CROSS_VOCAB, SAME_VOCAB, TeacherCache
 from harness.api.errors import ArtifactError, ConfigError
 from harness.benchmark import DEFAULT_CORPUS
+from harness.runner import package_versions
 
 log = logging.getLogger(__name__)
 
-PACKAGES = ("torch", "transformers", "peft", "accelerate", "safetensors", "tokenizers", "raq-harness")
+TRAINING_PACKAGES = ("torch", "transformers", "peft", "accelerate", "safetensors", "tokenizers", "raq-harness")  # versions a manifest records
 
 
 @dataclass(frozen=True)
@@ -57,18 +58,6 @@ class TrainRequest:
     def command(self) -> str:
         corpus = display_path(self.corpus) if Path(self.corpus).resolve() != DEFAULT_CORPUS.resolve() else None
         return train_command(self.kind, self.output, self.config_file, self.overrides, corpus)
-
-
-def package_versions() -> dict[str, str]:
-    from importlib import metadata
-
-    out = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
 
 
 def _load_model(resolved: Any, dtype: str, device: str) -> tuple[Any, Any]:
@@ -180,11 +169,12 @@ def train_adapter(request: TrainRequest, callback: Callable[[int, dict[str, floa
     """Train one adapter and write it with its manifest; returns the manifest."""
     import torch
 
-    from adapters.data import corpus_texts, pack, bos_id, tokenize_documents
-    from adapters.trainer import clear_checkpoint, make_accelerator, train_loop
+    from adapters.data import bos_id, corpus_texts, pack, tokenize_documents
+    from adapters.trainer import TRAINER_VERSION, clear_checkpoint, make_accelerator, train_loop
+    from harness.cache_folder import cache_dir
     from harness.corpus import content_hash
     from harness.models.loading import load_tokenizer
-    from harness.models.sources import cache_dir, resolve
+    from harness.models.sources import resolve
 
     spec = request.spec
     started = time.perf_counter()
@@ -205,7 +195,8 @@ def train_adapter(request: TrainRequest, callback: Callable[[int, dict[str, floa
         loss_fn = ce_loss_fn
     model, _ = _load_model(base, spec.lora.dtype, device)
     model = _attach_lora(model, spec)
-    run_key = hashlib.sha256(json.dumps({"spec": spec.to_dict(), "corpus": corpus_sha, "base": base.weights_sha256, "layout": blocks.layout_hash(), "teacher": teacher}, sort_keys=True).encode()).hexdigest()
+    run = {"spec": spec.to_dict(), "corpus": corpus_sha, "base": base.weights_sha256, "layout": blocks.layout_hash(), "teacher": teacher}
+    run_key = hashlib.sha256(json.dumps({**run, "trainer": TRAINER_VERSION}, sort_keys=True).encode()).hexdigest()  # a checkpoint resumes only this run
     checkpoint_dir = cache_dir() / "train-checkpoints" / hashlib.sha256(str(Path(request.output).resolve()).encode()).hexdigest()[:16]
     result = train_loop(model, blocks, spec.lora, loss_fn, checkpoint_dir, run_key, accelerator=accelerator, quiet=request.quiet, callback=callback)
     manifest: dict[str, Any] = {}
@@ -249,7 +240,7 @@ def train_adapter(request: TrainRequest, callback: Callable[[int, dict[str, floa
             "processes": accelerator.num_processes,
             "device": device,
             "host": {"machine": platform.machine(), "processor": platform.processor() or platform.machine()},
-            "packages": package_versions(),
+            "packages": package_versions(TRAINING_PACKAGES),
             "adapter_sha256": adapter_sha256(output),
         }
         write_manifest(output, manifest)

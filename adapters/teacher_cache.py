@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from harness.api.errors import ArtifactError
 from adapters.data import PackedBlocks
 from adapters.losses import align_offsets
+from harness.api.errors import ArtifactError
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def cache_key(teacher: Mapping[str, Any], corpus_sha256: str, layout_hash: str, 
 
 
 def cache_file(key: str) -> Path:
-    from harness.models.sources import cache_dir
+    from harness.cache_folder import cache_dir
 
     return cache_dir() / "teacher-cache" / f"{key[:32]}.safetensors"
 

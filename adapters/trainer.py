@@ -57,21 +57,17 @@ class TrainResult:
         return self.tokens_seen / self.wall_s if self.wall_s > 0 else 0.0
 
 
-def lr_lambda(config: LoraTrainConfig, total_steps: int) -> Callable[[int], float]:
-    """Multiplier of the peak lr at optimizer step ``s``: linear warm-up, then the schedule."""
+SCHEDULERS = {"cosine": "cosine", "linear": "linear", "constant": "constant_with_warmup"}  # config.schedule -> transformers name
+TRAINER_VERSION = 2  # part of the resume key: bump when the same config trains differently (2: transformers' lr schedule)
 
-    def factor(step: int) -> float:
-        if config.warmup_steps and step < config.warmup_steps:
-            return (step + 1) / config.warmup_steps
-        if config.schedule == "constant":
-            return 1.0
-        span = max(1, total_steps - config.warmup_steps)
-        progress = min(1.0, (step - config.warmup_steps) / span)
-        if config.schedule == "linear":
-            return max(0.0, 1.0 - progress)
-        return 0.5 * (1.0 + math.cos(math.pi * progress))
 
-    return factor
+def make_scheduler(optimizer: Any, config: LoraTrainConfig, total_steps: int) -> Any:
+    """``transformers.get_scheduler`` for ``config.schedule``: the lr multiplier at optimizer step
+    ``s`` (0-based) is ``s / warmup_steps`` during warm-up, reaching the peak at step
+    ``warmup_steps``, then cosine or linear decay to 0 at ``total_steps`` (or constant)."""
+    from transformers import get_scheduler
+
+    return get_scheduler(SCHEDULERS[config.schedule], optimizer, num_warmup_steps=config.warmup_steps, num_training_steps=total_steps)
 
 
 def make_accelerator(device: str = "auto") -> Any:
@@ -111,7 +107,7 @@ def train_loop(
     total_steps = math.ceil(len(schedule) / config.grad_accum)
     if config.max_steps:
         total_steps = min(total_steps, config.max_steps)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config, total_steps))
+    scheduler = make_scheduler(optimizer, config, total_steps)
     state = {"step": 0, "tokens_seen": 0, "elapsed_s": 0.0, "history": []}
     resumed = _load_checkpoint(checkpoint_dir / CHECKPOINT, run_key, accelerator.unwrap_model(model), optimizer, scheduler, state)
     device = accelerator.device
@@ -260,11 +256,8 @@ def _load_checkpoint(path: Path, run_key: str, model: Any, optimizer: Any, sched
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def clear_checkpoint(checkpoint_dir: Path) -> None:

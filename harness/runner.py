@@ -134,9 +134,10 @@ def build_request(item: Item, benchmark: Benchmark, config: RunConfig) -> Genera
     return GenerationRequest(id=item.id, messages=tuple(messages), max_new_tokens=config.max_new_tokens, seed=config.seed, item=item.public_fields())
 
 
-def package_versions() -> dict[str, str]:
+def package_versions(names: Sequence[str] = TRACKED_PACKAGES) -> dict[str, str]:
+    """Python and the installed version of each distribution in ``names`` (absent ones left out)."""
     out = {"python": platform.python_version()}
-    for name in TRACKED_PACKAGES:
+    for name in names:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -43,7 +43,7 @@ class EmbeddingStore:
 
     @classmethod
     def default(cls, dim: int) -> "EmbeddingStore":
-        from harness.models.sources import cache_dir
+        from harness.cache_folder import cache_dir
 
         return cls(cache_dir() / FILE, dim)
 

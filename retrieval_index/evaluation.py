@@ -16,8 +16,8 @@ from typing import Any, Sequence
 
 from harness.api.errors import DataError
 from harness.api.items import Item
+from harness.models.minilm import MiniLMEmbedder
 from harness.scoring.retrieval import KS, GoldMatcher, summarize_by_category
-from retrieval_index.embedder import Embedder
 from retrieval_index.faiss_index import Hit, RetrievalIndex
 
 
@@ -35,7 +35,9 @@ def recall_at(approx: Sequence[Sequence[Hit]], exact: Sequence[Sequence[Hit]], k
     return sum(shares) / len(shares) if shares else 0.0
 
 
-def evaluate_retrieval(index: RetrievalIndex, items: Sequence[Item], embedder: Embedder, with_bm25: bool = True, progress: bool = False) -> dict[str, Any]:
+def evaluate_retrieval(
+    index: RetrievalIndex, items: Sequence[Item], embedder: MiniLMEmbedder, with_bm25: bool = True, progress: bool = False
+) -> dict[str, Any]:
     """Scores per retriever (``minilm+faiss-<type>``, optionally ``...-exact`` and ``bm25``)."""
     from retrieval_index.bm25 import BM25Baseline
 

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from harness.api.errors import ArtifactError, ConfigError
-from retrieval_index.embedder import Embedder, model_identity
+from harness.models.minilm import MiniLMEmbedder
+from retrieval_index.embedder import encode_chunks, model_identity
 from retrieval_index.embedding_store import EmbeddingStore
 from retrieval_index.ingest import Chunk, ChunkingConfig, chunk_corpus
 from retrieval_index.manifest import (
@@ -208,16 +209,25 @@ class RetrievalIndex:
         return self._rows.get(chunk_id)
 
 
-def build_index(docs: Path, out: Path, chunking: ChunkingConfig | None = None, config: IndexConfig | None = None, embedder: Embedder | None = None, progress: bool = True, store: EmbeddingStore | None | bool = True) -> RetrievalIndex:
+def build_index(
+    docs: Path,
+    out: Path,
+    chunking: ChunkingConfig | None = None,
+    config: IndexConfig | None = None,
+    embedder: MiniLMEmbedder | None = None,
+    progress: bool = True,
+    store: EmbeddingStore | None | bool = True,
+) -> RetrievalIndex:
     """Chunk, embed and index ``docs`` into folder ``out`` (replaced atomically if it exists).
 
     ``store`` keeps chunk vectors across builds (default: ``$HARNESS_CACHE/embeddings.sqlite``;
     ``False`` = none), so a killed build resumes and an edited corpus re-embeds only new chunks."""
-    import faiss
     from importlib import metadata
 
+    import faiss
+
     docs, out = Path(docs).resolve(), Path(out)
-    chunking, config, embedder = chunking or ChunkingConfig(), config or IndexConfig(), embedder or Embedder()
+    chunking, config, embedder = chunking or ChunkingConfig(), config or IndexConfig(), embedder or MiniLMEmbedder()
     if out.exists() and any(out.iterdir()) and not (out / MANIFEST).exists():
         raise ConfigError(f"{out}: exists and is not an index folder (no {MANIFEST}); pass --out with a new or empty folder")
     started = time.perf_counter()
@@ -225,10 +235,10 @@ def build_index(docs: Path, out: Path, chunking: ChunkingConfig | None = None, c
     chunks, counts = chunk_corpus(docs, chunking, progress=progress)
     chunked = time.perf_counter()
     texts = [c.embed_text for c in chunks]
-    if isinstance(embedder, Embedder):  # the store is keyed by MiniLM's weights hash
+    if isinstance(embedder, MiniLMEmbedder):  # the store is keyed by MiniLM's weights hash
         if store is True:
             store = EmbeddingStore.default(embedder.dim)
-        vectors, reused = embedder.encode_stored(texts, store if isinstance(store, EmbeddingStore) else None, progress=progress, desc="embedding chunks")
+        vectors, reused = encode_chunks(embedder, texts, store if isinstance(store, EmbeddingStore) else None, progress=progress, desc="embedding chunks")
     else:  # any object with ``encode`` (tests use a bag-of-words stand-in)
         vectors, reused = embedder.encode(texts, progress=progress, desc="embedding chunks"), 0
     if reused:
@@ -325,12 +335,18 @@ def load_index(folder: Path, docs: Path | None = None, chunking: ChunkingConfig 
 
 
 def default_index_dir(docs: Path, chunking: ChunkingConfig, config: IndexConfig) -> Path:
-    from harness.models.sources import cache_dir
+    from harness.cache_folder import cache_dir
 
     return cache_dir() / "index" / current_identity(Path(docs).resolve(), chunking, config).folder_name()
 
 
-def ensure_index(docs: Path | None = None, chunking: ChunkingConfig | None = None, config: IndexConfig | None = None, embedder: Embedder | None = None, progress: bool = True) -> RetrievalIndex:
+def ensure_index(
+    docs: Path | None = None,
+    chunking: ChunkingConfig | None = None,
+    config: IndexConfig | None = None,
+    embedder: MiniLMEmbedder | None = None,
+    progress: bool = True,
+) -> RetrievalIndex:
     """The cached index of ``docs`` (default: the bundled corpus), built on first use."""
     from harness.benchmark import DEFAULT_CORPUS
 

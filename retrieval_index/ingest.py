@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from harness.api.errors import ConfigError, DataError
 from harness.corpus import Section, document_files, read_document
@@ -44,6 +44,16 @@ class ChunkingConfig:
             raise ConfigError(f"chunk_size: {self.chunk_size} is out of range; use 32..{MAX_EMBED_TOKENS - 2} word pieces (MiniLM embeds at most {MAX_EMBED_TOKENS})")
         if not 0 <= self.chunk_overlap <= self.chunk_size // 2:
             raise ConfigError(f"chunk_overlap: {self.chunk_overlap} is out of range; use 0..{self.chunk_size // 2} (at most half of chunk_size {self.chunk_size})")
+
+    @classmethod
+    def resolve(cls, chunk_size: int | None = None, chunk_overlap: int | None = None, recorded: Mapping[str, Any] | None = None) -> ChunkingConfig:
+        """The chunking to use: an explicit value wins, then the ``chunking`` table an index
+        manifest recorded (``recorded``), then this class's defaults."""
+        recorded = recorded or {}
+        return cls(
+            chunk_size=chunk_size if chunk_size is not None else int(recorded.get("chunk_size", cls.chunk_size)),
+            chunk_overlap=chunk_overlap if chunk_overlap is not None else int(recorded.get("chunk_overlap", cls.chunk_overlap)),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "splitter": "MarkdownNodeParser+SentenceSplitter", "tokenizer": "all-MiniLM-L6-v2 wordpiece", "ingest_version": INGEST_VERSION}

@@ -35,10 +35,8 @@ def canonical_hash(data: Any, length: int = 64) -> str:
 
 
 def file_digest(path: Path) -> dict[str, Any]:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+        digest = hashlib.file_digest(handle, "sha256")
     return {"bytes": path.stat().st_size, "sha256": digest.hexdigest()}
 
 

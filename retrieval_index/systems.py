@@ -40,8 +40,8 @@ class RagConfig:
     record_k: int = 10  # retrieved chunks recorded in extra (>= k) so hit@10 and MRR need no rerun
     docs: str | None = None  # corpus folder; None = the bundled benchmarks/corpus (or the index's own)
     index: str | None = None  # a folder from `index build --out`; None = the cached default index
-    chunk_size: int | None = None  # MiniLM word pieces per chunk; None = 200 (or the index's own)
-    chunk_overlap: int | None = None  # word pieces of overlap; None = 30 (or the index's own)
+    chunk_size: int | None = None  # MiniLM word pieces per chunk; None = the index's own, else ChunkingConfig's default (200)
+    chunk_overlap: int | None = None  # word pieces of overlap; None = the index's own, else ChunkingConfig's default (30)
     index_type: str | None = None  # flat | hnsw | ivf; None = flat (or the index's own)
     hnsw_ef_search: int = 64  # HNSW query beam width (approximate indexes only)
     ivf_nprobe: int = 16  # IVF clusters scanned per query (approximate indexes only)
@@ -61,11 +61,11 @@ class Retriever:
     combined ``rag+lora`` systems. The index and MiniLM load on first use."""
 
     def __init__(self, config: RagConfig) -> None:
-        from retrieval_index.embedder import Embedder
+        from harness.models.minilm import MiniLMEmbedder
 
         self.config = config
         self.oracle = config.oracle
-        self.embedder = Embedder(device=config.embed_device, batch_size=config.embed_batch_size)
+        self.embedder = MiniLMEmbedder(device=config.embed_device, batch_size=config.embed_batch_size)
         self._index: Any = None
         self._matcher: Any = None
         self._gold_rows: dict[str, list[int]] = {}
@@ -76,11 +76,7 @@ class Retriever:
         from retrieval_index.ingest import ChunkingConfig
 
         c = self.config
-        base_chunking = (manifest or {}).get("chunking") or {}
-        chunking = ChunkingConfig(
-            chunk_size=c.chunk_size if c.chunk_size is not None else int(base_chunking.get("chunk_size", 200)),
-            chunk_overlap=c.chunk_overlap if c.chunk_overlap is not None else int(base_chunking.get("chunk_overlap", 30)),
-        )
+        chunking = ChunkingConfig.resolve(c.chunk_size, c.chunk_overlap, (manifest or {}).get("chunking"))
         search = {"hnsw_ef_search": c.hnsw_ef_search, "ivf_nprobe": c.ivf_nprobe}
         if c.index_type is None and manifest is not None:
             return chunking, IndexConfig.from_build_params(manifest["index"], **search)

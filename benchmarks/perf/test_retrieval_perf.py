@@ -31,7 +31,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from harness.benchmark import DEFAULT_BENCHMARK, DEFAULT_CORPUS, load_benchmark  # noqa: E402
-from retrieval_index.embedder import Embedder  # noqa: E402
+from harness.models.minilm import MiniLMEmbedder  # noqa: E402
 from retrieval_index.faiss_index import IndexConfig, build_index, ensure_index, make_faiss, set_search_params  # noqa: E402
 
 N_SYNTHETIC = int(os.environ.get("RETRIEVAL_PERF_N", "100000"))  # vectors in the synthetic index
@@ -50,8 +50,8 @@ def report(benchmark: Any, name: str, **figures: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def embedder() -> Embedder:
-    model = Embedder(device="cpu")
+def embedder() -> MiniLMEmbedder:
+    model = MiniLMEmbedder(device="cpu")
     model.load()
     return model
 
@@ -66,7 +66,7 @@ def questions() -> list[str]:
     return [it.question for it in load_benchmark(DEFAULT_BENCHMARK).items]
 
 
-def test_build_bundled_corpus(benchmark: Any, tmp_path: Path, embedder: Embedder) -> None:
+def test_build_bundled_corpus(benchmark: Any, tmp_path: Path, embedder: MiniLMEmbedder) -> None:
     index = benchmark.pedantic(lambda: build_index(DEFAULT_CORPUS, tmp_path / "idx", embedder=embedder, progress=False), rounds=1, iterations=1)
     build = index.manifest["build"]
     report(
@@ -82,7 +82,7 @@ def test_build_bundled_corpus(benchmark: Any, tmp_path: Path, embedder: Embedder
     )
 
 
-def test_query_latency_bundled(benchmark: Any, bundled: Any, embedder: Embedder, questions: list[str]) -> None:
+def test_query_latency_bundled(benchmark: Any, bundled: Any, embedder: MiniLMEmbedder, questions: list[str]) -> None:
     timings = []
     for question in questions:
         started = time.perf_counter()
@@ -100,7 +100,7 @@ def test_query_latency_bundled(benchmark: Any, bundled: Any, embedder: Embedder,
 
 
 @pytest.fixture(scope="module")
-def synthetic(bundled: Any, embedder: Embedder, questions: list[str]) -> dict[str, Any]:
+def synthetic(bundled: Any, embedder: MiniLMEmbedder, questions: list[str]) -> dict[str, Any]:
     import faiss
 
     rng = np.random.default_rng(0)
@@ -144,7 +144,7 @@ def test_synthetic_index(benchmark: Any, synthetic: dict[str, Any], kind: str) -
     )
 
 
-def test_minilm_throughput_on_chunk_texts(benchmark: Any, bundled: Any, embedder: Embedder) -> None:
+def test_minilm_throughput_on_chunk_texts(benchmark: Any, bundled: Any, embedder: MiniLMEmbedder) -> None:
     texts = [bundled.chunks[i % len(bundled)].embed_text for i in range(N_EMBED)]
     started = time.perf_counter()
     benchmark.pedantic(lambda: embedder.encode(texts), rounds=1, iterations=1)

@@ -54,11 +54,7 @@ def _configs(args: argparse.Namespace, manifest: dict[str, Any] | None = None) -
     from retrieval_index.faiss_index import IndexConfig
     from retrieval_index.ingest import ChunkingConfig
 
-    chunking_base = (manifest or {}).get("chunking") or {}
-    chunking = ChunkingConfig(
-        chunk_size=args.chunk_size if args.chunk_size is not None else int(chunking_base.get("chunk_size", 200)),
-        chunk_overlap=args.chunk_overlap if args.chunk_overlap is not None else int(chunking_base.get("chunk_overlap", 30)),
-    )
+    chunking = ChunkingConfig.resolve(args.chunk_size, args.chunk_overlap, (manifest or {}).get("chunking"))
     search = {"hnsw_ef_search": args.ef_search, "ivf_nprobe": args.nprobe}
     if args.index_type is None and manifest is not None:
         return chunking, IndexConfig.from_build_params(manifest["index"], **search)
@@ -96,12 +92,12 @@ def handle_build(args: argparse.Namespace) -> int:
 
 def handle_query(args: argparse.Namespace) -> int:
     from harness.api.errors import ConfigError
-    from retrieval_index.embedder import Embedder
+    from harness.models.minilm import MiniLMEmbedder
 
     if args.k < 1:
         raise ConfigError(f"-k: must be >= 1, got {args.k}")
     index = open_index(args)
-    hits = index.search(Embedder().encode([args.text]), args.k)[0]
+    hits = index.search(MiniLMEmbedder().encode([args.text]), args.k)[0]
     print(f"{'rank':>4}  {'score':>6}  chunk")
     for rank, hit in enumerate(hits, start=1):
         _print_hit(rank, hit.score, hit.chunk)
@@ -122,12 +118,12 @@ def _print_hit(rank: int, score: float, chunk: Any) -> None:
 
 def handle_eval(args: argparse.Namespace) -> int:
     from harness.benchmark import load_benchmark
-    from retrieval_index.embedder import Embedder
+    from harness.models.minilm import MiniLMEmbedder
     from retrieval_index.evaluation import evaluate_retrieval, format_table
 
     benchmark = load_benchmark(args.benchmark)
     index = open_index(args)
-    report = evaluate_retrieval(index, benchmark.items, Embedder(), with_bm25=not args.no_bm25, progress=not args.quiet)
+    report = evaluate_retrieval(index, benchmark.items, MiniLMEmbedder(), with_bm25=not args.no_bm25, progress=not args.quiet)
     report["benchmark"] = benchmark.describe()
     print(f"benchmark {benchmark.path}: {report['n_scored']} of {report['n_items']} items have gold passages")
     print(f"index {index.folder} ({report['index']['chunks']} chunks, {report['index']['type']})")

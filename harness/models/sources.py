@@ -28,19 +28,12 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from harness.api.errors import ModelSourceError
+from harness.cache_folder import cache_dir
 from harness.runlog import write_json_atomic
 
 log = logging.getLogger(__name__)
-
-
-def cache_dir() -> Path:
-    """``$HARNESS_CACHE`` or ``~/.cache/raq-harness``; created on demand."""
-    root = Path(os.environ.get("HARNESS_CACHE") or Path.home() / ".cache" / "raq-harness")
-    root.mkdir(parents=True, exist_ok=True)
-    return root
 
 
 @dataclass(frozen=True)
@@ -81,11 +74,8 @@ def file_sha256(path: Path) -> str:
         memo = {}
     if key in memo:
         return str(memo[key])
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    memo[key] = digest.hexdigest()
+        memo[key] = hashlib.file_digest(handle, "sha256").hexdigest()
     write_json_atomic(memo_path, memo)
     return memo[key]
 

@@ -178,7 +178,7 @@ def judge_run(run_dir: Path, judge: System, config: JudgeConfig = JudgeConfig(),
 
 def _open_cache() -> Any:
     from harness.cache import GenerationCache
-    from harness.models.sources import cache_dir
+    from harness.cache_folder import cache_dir
 
     return GenerationCache(cache_dir() / "generations.sqlite")
 

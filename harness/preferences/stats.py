@@ -10,26 +10,24 @@ ties between every pair so a system that never wins keeps a finite score.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from typing import Hashable, Sequence
 
 import numpy as np
 
-Z95 = 1.959963984540054  # two-sided 95% normal quantile
+CONFIDENCE = 0.95  # two-sided level of the Wilson interval
 
 
-def wilson_interval(successes: float, trials: float, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion (Wilson 1927). Accepts fractional counts
-    (ties counted as half a success), which makes it slightly conservative."""
+def wilson_interval(successes: int, trials: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (Wilson 1927), as scipy computes it
+    (``binomtest(successes, trials).proportion_ci(method="wilson")``). Counts are whole numbers
+    (scipy rejects fractions); zero trials give (0, 1)."""
     if trials <= 0:
         return (0.0, 1.0)
-    p = successes / trials
-    z2 = z * z
-    denom = 1.0 + z2 / trials
-    centre = (p + z2 / (2 * trials)) / denom
-    half = z / denom * math.sqrt(max(p * (1 - p) / trials + z2 / (4 * trials * trials), 0.0))
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    from scipy.stats import binomtest
+
+    interval = binomtest(successes, trials).proportion_ci(confidence_level=confidence, method="wilson")
+    return (float(interval.low), float(interval.high))
 
 
 def bradley_terry(wins: np.ndarray, pseudo_ties: float = 1.0, max_iter: int = 10_000, tol: float = 1e-10) -> np.ndarray:

@@ -96,7 +96,7 @@ class GradeCache:
 def _default_grade_cache(config: GradeConfig) -> GradeCache | None:
     if config.embedder is not None or config.calibration is not None:
         return None  # a stand-in embedder or calibration: grades must not mix with the real ones
-    from harness.models.sources import cache_dir
+    from harness.cache_folder import cache_dir
 
     try:
         return GradeCache(cache_dir() / "grades.sqlite")

@@ -94,6 +94,31 @@ def test_uld_hand_computed() -> None:
     assert sorted_probability_distance(torch.tensor([[0.5, 0.5, 0.0]]), torch.tensor([[0.7, 0.2]])).item() == pytest.approx(0.5, abs=1e-6)
 
 
+@pytest.mark.parametrize("k", [1, 3, 7])
+@pytest.mark.parametrize("temperature", [1.0, 2.0])
+def test_uld_top_k_of_a_student_equal_to_the_teacher_scores_the_dropped_tail(k: int, temperature: float) -> None:
+    """k < V = 8. The teacher's top-k is renormalised at T, the student's top-k keeps its
+    full-vocabulary softmax, so a student equal to the teacher (vocabulary permuted) scores the
+    student's probability mass outside its top-k, ``1 - sum(top-k of softmax(z / T))`` -- not 0.
+    Pinned as today's behaviour; making it 0 is a change to the loss, tracked separately."""
+    torch.manual_seed(5)
+    logits = torch.randn(4, 8)
+    probs, _ = full_topk(logits)
+    permuted = logits[:, torch.randperm(8)]
+    parts = uld_loss(permuted, probs[:, :k], torch.zeros(4, dtype=torch.long), alpha=1.0, temperature=temperature)
+    tail = 1.0 - torch.softmax(logits / temperature, -1).topk(k, dim=-1).values.sum(-1)
+    assert parts.kd.item() == pytest.approx(tail.mean().item(), abs=1e-6)
+    assert parts.kd.item() > 1e-3  # the gap is real for every k < V here
+
+
+def test_uld_top_k_hand_computed() -> None:
+    # V = 4, k = 2, T = 1: student top-2 (0.4, 0.3) of its full softmax; teacher top-2 (0.6, 0.2)
+    # renormalised to (0.75, 0.25) -> |0.4 - 0.75| + |0.3 - 0.25| = 0.4
+    student = torch.log(torch.tensor([[0.1, 0.4, 0.2, 0.3]]))
+    parts = uld_loss(student, torch.tensor([[0.6, 0.2]]), torch.tensor([0]), alpha=1.0, temperature=1.0)
+    assert parts.kd.item() == pytest.approx(0.4, abs=1e-6)
+
+
 def test_ce_ignores_masked_labels() -> None:
     logits = torch.tensor([[0.0, 0.0], [10.0, -10.0]])
     assert causal_ce(logits, torch.tensor([0, IGNORE_INDEX])).item() == pytest.approx(math.log(2), rel=1e-6)

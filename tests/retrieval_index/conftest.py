@@ -80,7 +80,7 @@ def tiny_corpus(tmp_path: Path) -> Path:
 
 class BagOfWordsEmbedder:
     """Hashes lower-cased words into 384 buckets and normalises: texts sharing words are close.
-    Same interface as :class:`retrieval_index.embedder.Embedder`."""
+    Same interface as :class:`harness.models.minilm.MiniLMEmbedder`."""
 
     dim = 384
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness.models.minilm import MiniLMEmbedder
 from retrieval_index import embedder as embedder_module
-from retrieval_index.embedder import Embedder
+from retrieval_index.embedder import encode_chunks
 from retrieval_index.embedding_store import EmbeddingStore
 
 
@@ -38,8 +39,8 @@ def fake_minilm(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(embedder_module, "model_identity", lambda: {"weights_sha256": "f" * 64})
 
 
-def make_embedder(model: CountingModel, batch_size: int = 4) -> Embedder:
-    e = Embedder(device="cpu", batch_size=batch_size)
+def make_embedder(model: CountingModel, batch_size: int = 4) -> MiniLMEmbedder:
+    e = MiniLMEmbedder(device="cpu", batch_size=batch_size)
     e._model = model
     return e
 
@@ -71,15 +72,15 @@ def test_an_interrupted_encode_keeps_its_batches_and_the_rerun_embeds_only_the_r
     store = EmbeddingStore(tmp_path / "e.sqlite", dim=384)
     interrupted = CountingModel(fail_after=12)  # three batches of 4, then the "kill"
     with pytest.raises(KeyboardInterrupt):
-        make_embedder(interrupted).encode_stored(TEXTS, store)
+        encode_chunks(make_embedder(interrupted), TEXTS, store)
     assert len(store) == 12
 
     rerun = CountingModel()
-    vectors, reused = make_embedder(rerun).encode_stored(TEXTS, store)
+    vectors, reused = encode_chunks(make_embedder(rerun), TEXTS, store)
     assert reused == 12
     assert len(rerun.seen) == len(TEXTS) - 12 and not set(rerun.seen) & set(interrupted.seen)
 
-    straight, none_reused = make_embedder(CountingModel()).encode_stored(TEXTS, None)
+    straight, none_reused = encode_chunks(make_embedder(CountingModel()), TEXTS, None)
     assert none_reused == 0
     assert np.array_equal(vectors, straight)
 
@@ -87,7 +88,7 @@ def test_an_interrupted_encode_keeps_its_batches_and_the_rerun_embeds_only_the_r
 def test_another_model_never_reads_these_vectors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = EmbeddingStore(tmp_path / "e.sqlite", dim=384)
     monkeypatch.setattr(embedder_module, "model_identity", lambda: {"weights_sha256": "a" * 64})
-    make_embedder(CountingModel()).encode_stored(TEXTS[:5], store)
+    encode_chunks(make_embedder(CountingModel()), TEXTS[:5], store)
     monkeypatch.setattr(embedder_module, "model_identity", lambda: {"weights_sha256": "b" * 64})
-    _, reused = make_embedder(CountingModel()).encode_stored(TEXTS[:5], store)
+    _, reused = encode_chunks(make_embedder(CountingModel()), TEXTS[:5], store)
     assert reused == 0

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from harness.cli.main import main
-from retrieval_index.embedder import Embedder, model_identity
+from harness.models.minilm import MiniLMEmbedder
+from retrieval_index.embedder import model_identity
 from retrieval_index.faiss_index import IndexConfig, build_index, load_index
 from retrieval_index.ingest import ChunkingConfig
 
@@ -18,11 +19,11 @@ SMALL = ChunkingConfig(chunk_size=64, chunk_overlap=8)
 
 
 @pytest.fixture(scope="module")
-def embedder() -> Embedder:
-    return Embedder(device="cpu")
+def embedder() -> MiniLMEmbedder:
+    return MiniLMEmbedder(device="cpu")
 
 
-def test_minilm_index_finds_the_right_sections(tiny_corpus: Path, tmp_path: Path, embedder: Embedder, isolated_cache: Path) -> None:
+def test_minilm_index_finds_the_right_sections(tiny_corpus: Path, tmp_path: Path, embedder: MiniLMEmbedder, isolated_cache: Path) -> None:
     index = build_index(tiny_corpus, tmp_path / "idx", SMALL, IndexConfig(), embedder, progress=False)
     questions = {
         "How often must each DRAM row be refreshed when the device is hot?": "ddr5/refresh.md#refresh-interval",

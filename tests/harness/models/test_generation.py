@@ -25,7 +25,18 @@ def tiny_tokenizer() -> PreTrainedTokenizerFast:
 @pytest.fixture(scope="module")
 def tiny() -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast]:
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(WORDS), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    config = LlamaConfig(
+        vocab_size=len(WORDS),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
     model = LlamaForCausalLM(config).eval()
     return model, tiny_tokenizer()
 
@@ -48,24 +59,59 @@ def test_batched_greedy_equals_one_at_a_time(tiny) -> None:
     assert [r.prompt_tokens for r in batched] == [len(tok(f"{r.prompt}")["input_ids"]) for r in reqs]
 
 
-def test_token_counts_and_finish_reason(tiny) -> None:
+def greedy_reference(model, ids: list[int], max_new: int, eos: int = 2) -> list[int]:
+    """Greedy decoding step by step, no KV cache and no batching: the whole sequence through the
+    model, the argmax of its last position, until ``eos`` or the budget. EOS is not included."""
+    tokens: list[int] = []
+    with torch.no_grad():
+        while len(tokens) < max_new:
+            token = int(model(input_ids=torch.tensor([ids + tokens])).logits[0, -1].argmax())
+            if token == eos:
+                break
+            tokens.append(token)
+    return tokens
+
+
+def reference_rows(model, tok, reqs: list[GenerationRequest]) -> list[list[int]]:
+    return [greedy_reference(model, tok(r.prompt)["input_ids"], r.max_new_tokens) for r in reqs]
+
+
+def stop_word(tokens: list[int], tok, avoid: str = "", start: int = 2) -> tuple[int, str]:
+    """(position, word) of the first token at or after ``start`` whose word is in neither the
+    row's earlier text nor ``avoid``: a stop string on it cuts this row there and nowhere else."""
+    for position in range(start, len(tokens)):
+        word = tok.decode([tokens[position]])
+        if word.startswith("w") and word not in tok.decode(tokens[:position]) and word not in avoid:
+            return position, word
+    raise AssertionError(f"seeded tiny model: no usable stop word in {tok.decode(tokens)!r}")
+
+
+@pytest.mark.parametrize("settings", [GenerationSettings(), GenerationSettings(continuous=False, batch_size=3)], ids=["continuous", "static"])
+def test_token_counts_and_finish_reason(tiny, settings: GenerationSettings) -> None:
     model, tok = tiny
-    results = BatchGenerator(model, tok).generate(requests(3, max_new=5))
-    for result in results:
-        assert 0 <= result.completion_tokens <= 5
-        assert result.finish_reason in {"stop", "length"}
+    reqs = requests(3, max_new=10)
+    expected = reference_rows(model, tok, reqs)
+    results = BatchGenerator(model, tok, settings).generate(reqs)
+    for request, result, tokens in zip(reqs, results, expected):
+        assert result.text == tok.decode(tokens, skip_special_tokens=True).strip()
+        assert result.completion_tokens == len(tokens)
+        assert result.prompt_tokens == len(tok(request.prompt)["input_ids"])
+        assert result.finish_reason == ("length" if len(tokens) == 10 else "stop")
         assert result.latency_s > 0
+    # the seeded model ends the third answer with EOS after 8 tokens and runs the others to the budget
+    assert [r.finish_reason for r in results] == ["length", "length", "stop"]
 
 
 def test_stop_strings_cut_the_completion(tiny) -> None:
     model, tok = tiny
-    plain = BatchGenerator(model, tok).generate(requests(3, max_new=12))
-    word = plain[0].text.split()[2] if len(plain[0].text.split()) > 2 else None
-    if word is None:
-        pytest.skip("tiny model produced too short a text to test a stop string")
+    reqs = requests(3, max_new=12)
+    tokens = reference_rows(model, tok, reqs)[0]
+    position, word = stop_word(tokens, tok)
     stopped = BatchGenerator(model, tok).generate(requests(3, max_new=12, stop=(word,)))
-    assert word not in stopped[0].text
-    assert plain[0].text.startswith(stopped[0].text)
+    first = stopped[0]
+    assert first.text == tok.decode(tokens[:position]).strip()  # everything before the stop word
+    assert first.finish_reason == "stop"
+    assert first.completion_tokens == position + 1  # decoding stops on the token that completes the stop string
 
 
 def test_cut_at_stop() -> None:
@@ -144,16 +190,14 @@ def test_static_batches_count_tokens_up_to_the_stop_not_the_padding(tiny) -> Non
     its completion_tokens is what it generated, not the whole budget."""
     model, tok = tiny
     static = GenerationSettings(continuous=False, batch_size=3)
-    plain = BatchGenerator(model, tok, static).generate(requests(3, max_new=12))
-    words = plain[0].text.split()
-    others = {w for r in plain[1:] for w in r.text.split()}
-    stop = next((w for w in words[2:] if w not in others), None)  # cuts row 0 only, after a few tokens
-    if stop is None:
-        pytest.skip("tiny model produced no word unique to the first row")
+    expected = reference_rows(model, tok, requests(3, max_new=12))
+    others = " ".join(tok.decode(row) for row in expected[1:])
+    position, stop = stop_word(expected[0], tok, avoid=others)  # cuts row 0 only, after a few tokens
     stopped = BatchGenerator(model, tok, static).generate(requests(3, max_new=12, stop=(stop,)))
     first = stopped[0]
-    assert first.finish_reason == "stop" and stop not in first.text
-    assert first.completion_tokens == words.index(stop) + 1  # one word-level token per word, the stop included
+    assert first.finish_reason == "stop" and first.text == tok.decode(expected[0][:position]).strip()
+    assert first.completion_tokens == position + 1  # one word-level token per word, the stop included
+    assert [r.completion_tokens for r in stopped[1:]] == [len(row) for row in expected[1:]]
     assert max(r.completion_tokens for r in stopped[1:]) == 12  # another row ran to the budget, so row 0 was padded
 
 
