@@ -60,3 +60,26 @@ def kill_when(proc: subprocess.Popen[bytes], progress: Callable[[], int], at_lea
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     return seen
+
+
+def run_options(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> dict[str, dict]:
+    """The per-system options ``python -m harness ARGV`` (a ``run`` command line) hands the runner;
+    the runner is stopped before it starts, so nothing loads or generates."""
+    from harness import runner
+    from harness.cli import run as run_cli
+    from harness.cli.main import build_parser
+
+    seen: dict[str, dict] = {}
+
+    class Stop(Exception):
+        pass
+
+    class FakeRunner:
+        def __init__(self, config: object, registry: object = None) -> None:
+            seen.update({name: dict(options) for name, options in config.system_options.items()})  # type: ignore[attr-defined]
+            raise Stop
+
+    monkeypatch.setattr(runner, "Runner", FakeRunner)
+    with pytest.raises(Stop):
+        run_cli.handle(build_parser().parse_args(argv))
+    return seen

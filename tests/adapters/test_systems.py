@@ -21,6 +21,7 @@ from harness.api.system import ChatMessage, GenerationRequest
 from harness.models.prompt_format import plain_request
 from harness.systems.composed import ComposedSystem
 from tests.adapters.conftest import TINY
+from tests.conftest import run_options
 
 STARTER = Path(__file__).resolve().parents[2] / "benchmarks" / "starter" / "items.jsonl"
 
@@ -153,23 +154,6 @@ def test_train_cli(tiny_models: dict[str, Path], corpus: Path, cache: Path, tmp_
 
 
 def test_run_train_missing_flag_reaches_only_adapter_systems(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import harness.cli.run as run_cli
-    import harness.runner as runner
-    from harness.cli.main import build_parser
-
-    seen: dict[str, Any] = {}
-
-    class Stop(Exception):
-        pass
-
-    class FakeRunner:
-        def __init__(self, config: Any, registry: Any = None) -> None:
-            seen.update({name: dict(options) for name, options in config.system_options.items()})
-            raise Stop
-
-    monkeypatch.setattr(runner, "Runner", FakeRunner)
-    args = build_parser().parse_args(["run", "--systems", "vanilla,lora,lora-kd,teacher", "--train-missing", "--output-dir", str(tmp_path / "run")])
-    with pytest.raises(Stop):
-        run_cli.handle(args)
+    seen = run_options(monkeypatch, ["run", "--systems", "vanilla,lora,lora-kd,teacher", "--train-missing", "--output-dir", str(tmp_path / "run")])
     assert seen["lora"]["train_missing"] and seen["lora-kd"]["train_missing"] and seen["teacher"]["train_missing"]
     assert "train_missing" not in seen.get("vanilla", {})

@@ -17,6 +17,7 @@ from harness.registry import Registry
 from harness.system_config import load_system_config
 from harness.systems.composed import ComposedSystem
 from harness.systems.composition import SystemSpec, compose, merge
+from tests.conftest import run_options
 
 RAG_TEACHER = '[systems.rag+teacher]\nmodel = "gemma3-270m"\nadapter = "adapters/shipped/teacher"\nprompt = "plain"\nretriever = { k = 4 }\n'
 
@@ -135,28 +136,11 @@ def test_loop_stop_and_quantize_come_from_toml_and_enter_the_fingerprint_only_wh
 
 
 def test_no_loop_stop_reaches_every_builtin_local_system_and_no_served_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from harness import runner
-    from harness.cli import run as run_cli
-    from harness.cli.main import build_parser
-
-    seen: dict[str, Any] = {}
-
-    class Stop(Exception):
-        pass
-
-    class FakeRunner:
-        def __init__(self, config: Any, registry: Any = None) -> None:
-            seen.update({name: dict(options) for name, options in config.system_options.items()})
-            raise Stop
-
-    monkeypatch.setattr(runner, "Runner", FakeRunner)
     path = tmp_path / "systems.toml"
     path.write_text('[systems.served]\nbase = "openai"\nbase_url = "http://127.0.0.1:9/v1"\nmodel = "m"\n')
     local = ["vanilla", "lora", "lora-kd", "teacher", "rag", "rag-oracle", "rag+lora", "rag+lora-kd"]
     names = ",".join([*local, "served"])
-    args = build_parser().parse_args(["run", "--systems", names, "--no-loop-stop", "--system-config", str(path), "--output-dir", str(tmp_path / "run")])
-    with pytest.raises(Stop):
-        run_cli.handle(args)
+    seen = run_options(monkeypatch, ["run", "--systems", names, "--no-loop-stop", "--system-config", str(path), "--output-dir", str(tmp_path / "run")])
     assert all(seen[name]["loop_stop"] is False for name in local) and "loop_stop" not in seen["served"]
 
 
