@@ -147,7 +147,16 @@ def train_loop(
             bar.update(1)
             bar.set_postfix(loss=f"{sums['loss']:.3f}", refresh=False)
             if accelerator.is_main_process and (step + 1) % 10 == 0:
-                log.info("step %d/%d loss %.4f ce %.4f kd %.4f lr %.2e %.0f tok/s", step + 1, total_steps, sums["loss"], sums["ce"], sums["kd"], record["lr"], state["tokens_seen"] / max(state["elapsed_s"], 1e-9))
+                log.info(
+                    "step %d/%d loss %.4f ce %.4f kd %.4f lr %.2e %.0f tok/s",
+                    step + 1,
+                    total_steps,
+                    sums["loss"],
+                    sums["ce"],
+                    sums["kd"],
+                    record["lr"],
+                    state["tokens_seen"] / max(state["elapsed_s"], 1e-9),
+                )
             if config.checkpoint_every and (step + 1) % config.checkpoint_every == 0 and step + 1 < total_steps:
                 if accelerator.is_main_process:
                     _save_checkpoint(checkpoint_dir / CHECKPOINT, run_key, accelerator.unwrap_model(model), optimizer, scheduler, state)
@@ -168,7 +177,9 @@ def _progress(total: int, initial: int, disable: bool) -> Any:
     from tqdm.auto import tqdm
 
     interactive = sys.stderr.isatty()
-    return tqdm(total=total, initial=initial, desc="train", unit="step", disable=disable, file=sys.stderr, mininterval=0.5 if interactive else 30.0, dynamic_ncols=True)
+    return tqdm(
+        total=total, initial=initial, desc="train", unit="step", disable=disable, file=sys.stderr, mininterval=0.5 if interactive else 30.0, dynamic_ncols=True
+    )
 
 
 def _trainable_state(model: Any) -> dict[str, Any]:

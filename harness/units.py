@@ -120,7 +120,14 @@ _FUNCS = {
     "abs": abs,
 }
 _CONSTANTS = {"pi": math.pi, "e_const": math.e}
-_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv, ast.Pow: operator.pow, ast.FloorDiv: operator.floordiv}
+_BINOPS = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.Pow: operator.pow,
+    ast.FloorDiv: operator.floordiv,
+}
 
 
 def _magnitude_if_dimensionless(value: Any) -> Any:

@@ -41,9 +41,13 @@ class ChunkingConfig:
 
     def __post_init__(self) -> None:
         if not 32 <= self.chunk_size <= MAX_EMBED_TOKENS - 2:
-            raise ConfigError(f"chunk_size: {self.chunk_size} is out of range; use 32..{MAX_EMBED_TOKENS - 2} word pieces (MiniLM embeds at most {MAX_EMBED_TOKENS})")
+            raise ConfigError(
+                f"chunk_size: {self.chunk_size} is out of range; use 32..{MAX_EMBED_TOKENS - 2} word pieces (MiniLM embeds at most {MAX_EMBED_TOKENS})"
+            )
         if not 0 <= self.chunk_overlap <= self.chunk_size // 2:
-            raise ConfigError(f"chunk_overlap: {self.chunk_overlap} is out of range; use 0..{self.chunk_size // 2} (at most half of chunk_size {self.chunk_size})")
+            raise ConfigError(
+                f"chunk_overlap: {self.chunk_overlap} is out of range; use 0..{self.chunk_size // 2} (at most half of chunk_size {self.chunk_size})"
+            )
 
     @classmethod
     def resolve(cls, chunk_size: int | None = None, chunk_overlap: int | None = None, recorded: Mapping[str, Any] | None = None) -> ChunkingConfig:
@@ -181,7 +185,16 @@ def chunk_corpus(root: Path, config: ChunkingConfig, progress: bool = False) -> 
         n = per_anchor.get(meta["anchor"], 0)
         per_anchor[meta["anchor"]] = n + 1
         lines = meta.get("lines")
-        chunks.append(Chunk(id=f"{meta['anchor']}:{n}", anchor=meta["anchor"], doc=meta["doc"], section=meta["section"], text=text, lines=(int(lines[0]), int(lines[1])) if lines else None))
+        chunks.append(
+            Chunk(
+                id=f"{meta['anchor']}:{n}",
+                anchor=meta["anchor"],
+                doc=meta["doc"],
+                section=meta["section"],
+                text=text,
+                lines=(int(lines[0]), int(lines[1])) if lines else None,
+            )
+        )
     if not chunks:
         raise DataError(f"{root}: documents contain no text to index; add content or point --docs at another folder")
     counts = {"files": n_files, "section_nodes": len(nodes), "heading_only_skipped": skipped, "chunks": len(chunks), "anchors": len(per_anchor)}

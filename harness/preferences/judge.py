@@ -65,7 +65,10 @@ _BARE = re.compile(r"""^[\s*_"'`(\[]*(?:(?:answer|option|verdict|choice)\s*:?\s*
 _TIE = re.compile(r"^[\s*_\"'`(\[]*(?:verdict\s*:?\s*)?(tie|draw|equal|equally|same|both\s+(?:are\s+)?(?:equally\s+)?(?:good|correct|equal))\b", re.IGNORECASE)
 _OTHER_VERDICT = re.compile(r"\b([AB])\b|\b([Tt]ie)\b")  # capital letters only: "a" is usually the article
 _PHRASES = (
-    re.compile(r"(?:\b(?:answer|response|option)\s+|^\s*)\(?([ab])\)?\s+is\s+(?:the\s+)?(?:better|more\s+correct|correct|preferred|superior)", re.IGNORECASE | re.MULTILINE),
+    re.compile(
+        r"(?:\b(?:answer|response|option)\s+|^\s*)\(?([ab])\)?\s+is\s+(?:the\s+)?(?:better|more\s+correct|correct|preferred|superior)",
+        re.IGNORECASE | re.MULTILINE,
+    ),
     re.compile(r"\b(?:verdict|choice|winner|better\s+answer)\s*(?:is|:)\s*\(?\[?\[?([ab])\b", re.IGNORECASE),
     re.compile(r"\bis\s*:?\s*(?:[Aa]nswer\s+)?\(?([AB])\)?\s*(?:[.!]|$)", re.MULTILINE),  # "The answer is A." (capital: not the article)
     re.compile(r"\[\[([ab])\]\]", re.IGNORECASE),
@@ -196,9 +199,13 @@ def _generate(judge: System, requests: list[GenerationRequest], fingerprint: dic
         except HarnessError:
             raise
         except Exception as exc:
-            raise GenerationError(f"judge '{judge.name}' failed on {pending[0].id}..{pending[-1].id}: {type(exc).__name__}: {exc}; votes so far are kept") from exc
+            raise GenerationError(
+                f"judge '{judge.name}' failed on {pending[0].id}..{pending[-1].id}: {type(exc).__name__}: {exc}; votes so far are kept"
+            ) from exc
         if [r.id for r in results] != [r.id for r in pending]:
-            raise GenerationError(f"judge '{judge.name}' returned {len(results)} results for {len(pending)} requests (or out of order); a System must return one result per request, in order")
+            raise GenerationError(
+                f"judge '{judge.name}' returned {len(results)} results for {len(pending)} requests (or out of order); a System must return one result per request, in order"
+            )
         fresh = {r.id: res for r, res in zip(pending, results)}
         if cache is not None:
             cache.put_many(judge.name, [(k, fresh[r.id]) for r, k in zip(requests, keys) if r.id in fresh])

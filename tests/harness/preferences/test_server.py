@@ -17,7 +17,12 @@ EVIL = '<script>alert("pwned")</script><b>bold</b> & more'
 
 @pytest.fixture
 def run2(tmp_path: Path) -> Path:
-    return write_run(tmp_path / "run", ["lora", "lora-kd"], items=3, answer=lambda system, item: EVIL if (system, item) == ("lora", "q-001") else f"{CODE[system]} answer for {item}")
+    return write_run(
+        tmp_path / "run",
+        ["lora", "lora-kd"],
+        items=3,
+        answer=lambda system, item: EVIL if (system, item) == ("lora", "q-001") else f"{CODE[system]} answer for {item}",
+    )
 
 
 def next_page(client, rater: str = "alice"):
