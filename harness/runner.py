@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from harness.api.errors import ArtifactError, ConfigError, GenerationError, HarnessError
 from harness.api.items import Item
-from harness.api.system import ChatMessage, Closeable, GenerationRequest, GenerationResult, SENT_PROMPT, StreamingSystem, System
+from harness.api.system import SENT_PROMPT, ChatMessage, Closeable, GenerationRequest, GenerationResult, StreamingSystem, System
 from harness.benchmark import Benchmark, load_benchmark
 from harness.cache import GenerationCache, cache_key
 from harness.registry import Registry

@@ -7,11 +7,10 @@ import pytest
 
 from harness.api import GenerationResult
 from harness.api.errors import ConfigError, GenerationError
+from harness.benchmark import load_benchmark
 from harness.registry import Registry
 from harness.runlog import load_run, read_samples
 from harness.runner import RunConfig, Runner, item_topic, select_items, stratified_sample
-from harness.benchmark import load_benchmark
-
 from tests.conftest import STARTER
 
 

@@ -8,7 +8,6 @@ import pytest
 
 from harness.preferences.analysis import preference_summary, render_preferences_html, render_preferences_markdown, summarize
 from harness.preferences.store import JUDGE_PREFERENCES, PREFERENCES, Vote
-
 from tests.harness.preferences.conftest import vote
 
 X, Y = "lora", "lora-kd"

@@ -20,7 +20,6 @@ from typing import Iterator
 import pytest
 
 from harness.preferences.store import read_votes
-
 from tests.conftest import REPO
 from tests.harness.preferences.conftest import write_run
 

@@ -12,7 +12,6 @@ from harness.preferences.analysis import preference_summary
 from harness.preferences.judge import JudgeConfig, judge_run, parse_verdict
 from harness.preferences.store import read_votes
 from harness.registry import Registry
-
 from tests.harness.preferences.conftest import write_run
 
 
