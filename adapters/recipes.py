@@ -81,7 +81,11 @@ def _attach_lora(model: Any, spec: TrainSpec) -> Any:
         )
     torch.manual_seed(config.seed)
     peft_config = LoraConfig(
-        r=config.rank, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout, target_modules=list(config.target_modules), task_type="CAUSAL_LM"
+        r=config.rank,
+        lora_alpha=config.lora_alpha,  # type: ignore[arg-type]  # peft annotates int but only divides by it (scale = alpha / rank); floats work
+        lora_dropout=config.lora_dropout,
+        target_modules=list(config.target_modules),
+        task_type="CAUSAL_LM",
     )
     model = get_peft_model(model, peft_config)
     if config.gradient_checkpointing:

@@ -459,8 +459,9 @@ def peak_rss_mb() -> float | None:
     return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)  # bytes on macOS, KiB on Linux
 
 
-def summarize(run_dir: Path, benchmark: Benchmark, names: Sequence[str], baseline: str) -> dict[str, Any]:
-    """Per-system metrics. Uses the scoring package (graders + statistics) on the run log."""
+def summarize(run_dir: Path, benchmark: Benchmark | None, names: Sequence[str], baseline: str) -> dict[str, Any]:
+    """Per-system metrics. Uses the scoring package (graders + statistics) on the run log.
+    ``benchmark=None`` (a merged run) grades against the run's item snapshot."""
     from harness.scoring.metrics import run_metrics
 
     return run_metrics(run_dir, benchmark, list(names), baseline)

@@ -122,12 +122,14 @@ def make_faiss(vectors: Any, config: IndexConfig) -> tuple[Any, dict[str, Any]]:
     import faiss
 
     n, dim = vectors.shape
+    index: faiss.Index
     if config.index_type == "flat":
         index = faiss.IndexFlatIP(dim)
         resolved: dict[str, Any] = {}
     elif config.index_type == "hnsw":
-        index = faiss.IndexHNSWFlat(dim, config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = config.hnsw_ef_construction
+        hnsw = faiss.IndexHNSWFlat(dim, config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = config.hnsw_ef_construction
+        index = hnsw
         resolved = {}
     else:
         nlist = config.nlist_for(n)

@@ -114,6 +114,7 @@ def load_nodes(root: Path, progress: bool = False) -> tuple[list[Any], int, int]
     source files, number of heading-only sections skipped)."""
     from llama_index.core import Document, SimpleDirectoryReader
     from llama_index.core.node_parser import MarkdownNodeParser
+    from llama_index.core.schema import TextNode
 
     root = Path(root)
     if not root.is_dir():
@@ -138,7 +139,7 @@ def load_nodes(root: Path, progress: bool = False) -> tuple[list[Any], int, int]
             continue
         if suffix == ".pdf":
             page = str(doc.metadata.get("page_label", "")).strip() or "?"
-            meta = {"anchor": f"{rel}#page-{page}", "doc": rel, "section": f"{path.stem}, page {page}", "lines": None}
+            meta: dict[str, Any] = {"anchor": f"{rel}#page-{page}", "doc": rel, "section": f"{path.stem}, page {page}", "lines": None}
         else:
             meta = {"anchor": rel, "doc": rel, "section": path.stem, "lines": None}
         if doc.text.strip():
@@ -151,7 +152,7 @@ def load_nodes(root: Path, progress: bool = False) -> tuple[list[Any], int, int]
         if _is_heading_only(text):
             skipped += 1
             continue
-        start = node.start_char_idx if node.start_char_idx is not None else info.body.find(text)
+        start = node.start_char_idx if isinstance(node, TextNode) and node.start_char_idx is not None else info.body.find(text)
         section = innermost_section(info.sections, info.body_start_line + info.body.count("\n", 0, max(start, 0))) if start is not None and start >= 0 else None
         meta = {
             "anchor": section.anchor if section else info.path,

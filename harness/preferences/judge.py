@@ -122,10 +122,11 @@ def combine(comparison: Comparison, first_reply: str, second_reply: str, judge: 
         {"a": x, "b": y, "tie": "tie"}.get(parse_verdict(first_reply) or "", None),
         {"a": y, "b": x, "tie": "tie"}.get(parse_verdict(second_reply) or "", None),
     ]
-    if None in as_system:
+    winner_first, winner_second = as_system
+    if winner_first is None or winner_second is None:
         choice, consistent = "invalid", None
-    elif as_system[0] == as_system[1]:
-        choice, consistent = {x: "a", y: "b", "tie": "tie"}[as_system[0]], True
+    elif winner_first == winner_second:
+        choice, consistent = {x: "a", y: "b", "tie": "tie"}[winner_first], True
     else:
         choice, consistent = "tie", False
     details: dict[str, Any] = {
@@ -164,7 +165,7 @@ def judge_run(run_dir: Path, judge: System, config: JudgeConfig = JudgeConfig(),
         step = max(1, config.batch_size // 2)
         for start in range(0, len(todo), step):
             chunk = todo[start : start + step]
-            requests = [r for c in chunk for r in build_requests(c, answers.questions[c.item], lambda s, c=c: answers.responses[(c.item, s)], config)]
+            requests = [r for c in chunk for r in build_requests(c, answers.questions[c.item], lambda s: answers.responses[(c.item, s)], config)]
             replies = _generate(judge, requests, fingerprint, cache, counts)
             for c, (first, second) in zip(chunk, zip(replies[::2], replies[1::2])):
                 store.append(combine(c, first, second, judge.name, fingerprint))

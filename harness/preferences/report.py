@@ -40,7 +40,7 @@ def _kappa(value: float | None) -> str:
 
 def _sections(summary: dict[str, Any]) -> list[tuple[str, list[str], list[str], list[Row]]]:
     """(heading, prose lines, table header, table rows) for each block, shared by both renderers."""
-    out = []
+    out: list[tuple[str, list[str], list[str], list[Row]]] = []
     blocks = []
     if summary.get("human"):
         blocks.append(("Human raters", summary["human"]))
@@ -68,9 +68,9 @@ def _sections(summary: dict[str, Any]) -> list[tuple[str, list[str], list[str], 
             prose.append(
                 f"Agreement with the human majority: {_pct(versus['observed_agreement'])} on {_n(versus['comparisons'], 'comparison')} (Cohen's kappa {_kappa(versus['kappa'])})."
             )
-        ranking = [[str(r["rank"]), r["system"], _num(r["score"]), _ci(r["ci"], percent=False)] for r in block["bradley_terry"]]
+        ranking: list[Row] = [[str(r["rank"]), r["system"], _num(r["score"]), _ci(r["ci"], percent=False)] for r in block["bradley_terry"]]
         out.append((f"{title}: Bradley-Terry ranking", prose, ["Rank", "System", "Score", "95% CI"], ranking))
-        rows = []
+        rows: list[Row] = []
         for p in block["pairwise"]:
             x, y = p["systems"]
             rows.append(
@@ -95,7 +95,7 @@ def _sections(summary: dict[str, Any]) -> list[tuple[str, list[str], list[str], 
         )
         flags = block.get("flags") or {}
         if any(f["refused"] or f["unit_error"] for f in flags.values()):
-            flag_rows = [[s, str(f["shown"]), str(f["refused"]), str(f["unit_error"])] for s, f in flags.items()]
+            flag_rows: list[Row] = [[s, str(f["shown"]), str(f["refused"]), str(f["unit_error"])] for s, f in flags.items()]
             out.append((f"{title}: answers marked by raters", [], ["System", "Answers shown", "Marked refused", "Marked unit error"], flag_rows))
     return out
 

@@ -171,14 +171,15 @@ def grade_samples(
     from tqdm.auto import tqdm
 
     store = _default_grade_cache(config) if cache is True else (cache or None)
-    pairs = []
+    pairs: list[tuple[Mapping[str, Any], Item, str]] = []
     unknown = set()
     for sample in samples:
         item = items.get(str(sample.get("id")))
         if item is None:
             unknown.add(str(sample.get("id")))
             continue
-        pairs.append((sample, item, sample.get("response") if isinstance(sample.get("response"), str) else ""))
+        response = sample.get("response")
+        pairs.append((sample, item, response if isinstance(response, str) else ""))
     keys = [GradeCache.key(item, response, config) for _, item, response in pairs] if store is not None else []
     known = store.get_many(keys) if store is not None else {}
     prefetch([(item, response) for i, (_, item, response) in enumerate(pairs) if not keys or keys[i] not in known], config)
