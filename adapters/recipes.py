@@ -77,7 +77,8 @@ def _attach_lora(model: Any, spec: TrainSpec) -> Any:
     missing = [m for m in config.target_modules if m not in names]
     if missing:
         raise ConfigError(
-            f"target_modules: {missing[0]!r} is not a module of {config.base}; available linear layers include {', '.join(sorted(n for n in names if n.endswith('proj'))[:8])}"
+            f"target_modules: {missing[0]!r} is not a module of {config.base}; "
+            f"available linear layers include {', '.join(sorted(n for n in names if n.endswith('proj'))[:8])}"
         )
     torch.manual_seed(config.seed)
     peft_config = LoraConfig(

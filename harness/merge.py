@@ -95,7 +95,8 @@ def _check_compatible(dirs: Sequence[Path], runs: Sequence[dict[str, Any]]) -> N
         for key in MUST_AGREE:
             if run.get("config", {}).get(key) != first.get("config", {}).get(key):
                 raise DataError(
-                    f"{folder}: config.{key} = {run['config'].get(key)!r} differs from {first_dir}'s {first['config'].get(key)!r}; rerun the shard with the same settings"
+                    f"{folder}: config.{key} = {run['config'].get(key)!r} differs from {first_dir}'s {first['config'].get(key)!r}; "
+                    "rerun the shard with the same settings"
                 )
         for name, meta in run.get("systems", {}).items():
             fp = meta.get("fingerprint")
@@ -103,7 +104,8 @@ def _check_compatible(dirs: Sequence[Path], runs: Sequence[dict[str, Any]]) -> N
                 continue  # the system failed before it was built; nothing to compare
             if name in fingerprints and fingerprints[name][1] != fp:
                 raise DataError(
-                    f"{folder}: system '{name}' has a different fingerprint than in {fingerprints[name][0]} (other model, adapter or index); rerun the shard with the same version"
+                    f"{folder}: system '{name}' has a different fingerprint than in {fingerprints[name][0]} "
+                    "(other model, adapter or index); rerun the shard with the same version"
                 )
             fingerprints.setdefault(name, (folder, fp))
 

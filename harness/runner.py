@@ -416,7 +416,8 @@ class Runner:
                 for index, result in batch:
                     if not 0 <= index < len(pending) or index in seen or result.id != pending[index].id:
                         raise GenerationError(
-                            f"system '{name}' streamed result {index} ({result.id!r}) twice, out of range or for the wrong request; generate_stream must yield each request's index once"
+                            f"system '{name}' streamed result {index} ({result.id!r}) twice, "
+                            "out of range or for the wrong request; generate_stream must yield each request's index once"
                         )
                     seen.add(index)
                 yield [pending[i] for i, _ in batch], [r for _, r in batch]
@@ -436,7 +437,8 @@ class Runner:
                 raise GenerationError(f"system '{name}' failed on items {chunk[0].id}..{chunk[-1].id}: {type(exc).__name__}: {exc}") from exc
             if len(results) != len(chunk) or [r.id for r in results] != [r.id for r in chunk]:
                 raise GenerationError(
-                    f"system '{name}' returned {len(results)} results for {len(chunk)} requests (or out of order); a System must return one result per request, in order"
+                    f"system '{name}' returned {len(results)} results for {len(chunk)} requests (or out of order); "
+                    "a System must return one result per request, in order"
                 )
             yield chunk, results
 

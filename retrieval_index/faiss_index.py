@@ -324,7 +324,8 @@ def load_index(folder: Path, docs: Path | None = None, chunking: ChunkingConfig 
         index = faiss.read_index(str(folder / INDEX_FILE))
     except RuntimeError as exc:
         raise ArtifactError(
-            f"{folder / INDEX_FILE}: FAISS cannot read this index file ({str(exc).splitlines()[0][:160]}); rebuild with: {build_command(docs, folder, current.chunking, current.index)}"
+            f"{folder / INDEX_FILE}: FAISS cannot read this index file ({str(exc).splitlines()[0][:160]}); "
+            f"rebuild with: {build_command(docs, folder, current.chunking, current.index)}"
         ) from None
     chunks = []
     with (folder / CHUNKS_FILE).open(encoding="utf-8") as handle:

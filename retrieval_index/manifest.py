@@ -81,7 +81,8 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ArtifactError(
-            f"{path}: manifest missing, so {folder} is not a usable index; rebuild with: python -m harness index build --docs DIR --out {shlex.quote(str(folder))}"
+            f"{path}: manifest missing, so {folder} is not a usable index; rebuild with: "
+            f"python -m harness index build --docs DIR --out {shlex.quote(str(folder))}"
         ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ArtifactError(

@@ -144,7 +144,8 @@ def test_corrupt_and_stale_faiss_index(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "a.md").write_text(
-        "---\ntitle: A\ntopic: t\nversion: 1\n---\n# Refresh\n\nDRAM cells leak and are refreshed every 64 ms.\n\n## Banks\n\nDDR5 has 32 banks in 8 bank groups.\n"
+        "---\ntitle: A\ntopic: t\nversion: 1\n---\n# Refresh\n\nDRAM cells leak and are refreshed every 64 ms.\n\n"
+        "## Banks\n\nDDR5 has 32 banks in 8 bank groups.\n"
     )
     index = tmp_path / "idx"
     built = harness("index", "build", "--docs", str(docs), "--out", str(index), "--quiet")

@@ -15,7 +15,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "bench",
         help="measure speed ratios side by side (generation, load, FAISS, training)",
-        description="Print a Markdown table of ratios, each measured in this process on the same inputs: our generation vs plain transformers generate, bf16 vs fp32, warm vs cold load, FAISS HNSW vs flat, LoRA-KD vs LoRA training.",
+        description=(
+            "Print a Markdown table of ratios, each measured in this process on the same inputs: "
+            "our generation vs plain transformers generate, bf16 vs fp32, warm vs cold load, FAISS HNSW vs flat, LoRA-KD vs LoRA training."
+        ),
     )
     p.add_argument("--only", default=None, help="comma list of rows: generation, utilisation, load, faiss, training (default: all)")
     p.add_argument("--items", type=int, default=24, help="benchmark items for the generation rows (default 24; the first N)")
@@ -76,7 +79,8 @@ def handle(args: argparse.Namespace) -> int:
     )
     print(format_table(rows))
     print(
-        f"\n{raw['cpu_threads']} torch threads; 1-min load average {raw['load_avg_start']:.1f} at start, {raw['load_avg_end']:.1f} at end (above the core count means other work shared the CPU: trust the ratios, not the absolute figures)"
+        f"\n{raw['cpu_threads']} torch threads; 1-min load average {raw['load_avg_start']:.1f} at start, "
+        f"{raw['load_avg_end']:.1f} at end (above the core count means other work shared the CPU: trust the ratios, not the absolute figures)"
     )
     if args.json:
         write_json(args.json, rows, raw)

@@ -88,7 +88,8 @@ def handle_build(args: argparse.Namespace) -> int:
     counts, build = m["counts"], m["build"]
     print(f"index written to {index.folder}")
     print(
-        f"  {counts['files']} files -> {counts['section_nodes']} sections -> {counts['chunks']} chunks ({counts['heading_only_skipped']} heading-only sections skipped)"
+        f"  {counts['files']} files -> {counts['section_nodes']} sections -> {counts['chunks']} chunks "
+        f"({counts['heading_only_skipped']} heading-only sections skipped)"
     )
     print(f"  {config.index_type} index, {counts['dim']}-d MiniLM vectors, chunk_size {chunking.chunk_size}, overlap {chunking.chunk_overlap}")
     print(f"  chunking {build['chunk_s']} s, embedding {build['embed_s']} s, FAISS {build['index_s']} s: {build['chunks_per_s']} chunks/s (embed + index)")

@@ -45,7 +45,8 @@ def handle(args: argparse.Namespace) -> int:
     judge = registry.create(args.judge, **opts)
     counts = judge_run(args.run_dir, judge, config, systems=systems, quiet=args.quiet)
     print(
-        f"judge {args.judge}: {counts['judged']} comparisons judged ({counts['cached_replies']} replies from cache), {counts['reused']} already in {args.run_dir / 'judge_preferences.jsonl'}"
+        f"judge {args.judge}: {counts['judged']} comparisons judged ({counts['cached_replies']} replies from cache), "
+        f"{counts['reused']} already in {args.run_dir / 'judge_preferences.jsonl'}"
     )
     summary = preference_summary(args.run_dir)
     if summary is not None:

@@ -32,7 +32,8 @@ def handle(args: argparse.Namespace) -> int:
     summary = preference_summary(args.run_dir, resamples=args.resamples, seed=args.seed)
     if summary is None:
         raise DataError(
-            f"{args.run_dir}: no votes yet (no preferences.jsonl or judge_preferences.jsonl); collect some with `python -m harness rate {args.run_dir}` or `python -m harness judge {args.run_dir} --judge NAME`"
+            f"{args.run_dir}: no votes yet (no preferences.jsonl or judge_preferences.jsonl); "
+            f"collect some with `python -m harness rate {args.run_dir}` or `python -m harness judge {args.run_dir} --judge NAME`"
         )
     print(json.dumps(summary, indent=2) if args.json else render_preferences_markdown(summary), end="" if not args.json else "\n")
     return 0

@@ -72,7 +72,8 @@ def handle(args: argparse.Namespace) -> int:
         for manifest in manifests:
             _report(manifest)
         print(
-            f"sweep systems: python -m harness run --system-config {display_path(toml_path)} --systems {args.kind},{','.join(m.get('system', '') for m in manifests)}"
+            f"sweep systems: python -m harness run --system-config {display_path(toml_path)} "
+            f"--systems {args.kind},{','.join(m.get('system', '') for m in manifests)}"
         )
         return 0
     manifest = train_adapter(request)
@@ -86,6 +87,7 @@ def _report(manifest: dict) -> None:
     losses = json.dumps(manifest.get("final_losses", {}))
     kd = f", KD {manifest['kd_path']} (aligned {manifest['aligned_fraction']:.1%})" if manifest.get("kd_path") else ""
     print(
-        f"{manifest['system']}: {manifest['steps']} steps, {manifest['tokens_seen']} tokens, {manifest['train_wall_s']:.0f} s, {manifest['tokens_per_s']:.0f} tok/s, final {losses}{kd}"
+        f"{manifest['system']}: {manifest['steps']} steps, {manifest['tokens_seen']} tokens, "
+        f"{manifest['train_wall_s']:.0f} s, {manifest['tokens_per_s']:.0f} tok/s, final {losses}{kd}"
     )
     print(f"  rebuild with: {manifest['command']}")

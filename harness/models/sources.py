@@ -126,7 +126,8 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
     tied = {"lm_head.weight"} if getattr(config, "tie_word_embeddings", False) else set()
     if set(missing) - tied or unexpected:
         raise ModelSourceError(
-            f"{gguf}: converted weights do not match the architecture (missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}); report this with your transformers version"
+            f"{gguf}: converted weights do not match the architecture (missing {sorted(missing)[:3]}, "
+            f"unexpected {sorted(unexpected)[:3]}); report this with your transformers version"
         )
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:

@@ -164,6 +164,7 @@ def format_peer(report: PeerReport) -> str:
         f"| end to end (load + generate) | {r.peer_wall_s:.1f} s | {r.ours_wall_s:.1f} s | {r.peer_wall_s / r.ours_wall_s:.2f}x |",
         f"| generation only | {r.peer_generate_s:.1f} s | {r.ours_generate_s:.1f} s | {r.peer_generate_s / r.ours_generate_s:.2f}x |",
         "",
-        f"{r.items} items, max {r.max_new_tokens} new tokens, greedy fp32: identical text on {r.agreement:.1%} of items; identical prompt on {r.prompt_identical:.1%}.",
+        f"{r.items} items, max {r.max_new_tokens} new tokens, greedy fp32: "
+        f"identical text on {r.agreement:.1%} of items; identical prompt on {r.prompt_identical:.1%}.",
     ]
     return "\n".join(lines)

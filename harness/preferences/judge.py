@@ -205,7 +205,8 @@ def _generate(judge: System, requests: list[GenerationRequest], fingerprint: dic
             ) from exc
         if [r.id for r in results] != [r.id for r in pending]:
             raise GenerationError(
-                f"judge '{judge.name}' returned {len(results)} results for {len(pending)} requests (or out of order); a System must return one result per request, in order"
+                f"judge '{judge.name}' returned {len(results)} results for {len(pending)} requests (or out of order); "
+                "a System must return one result per request, in order"
             )
         fresh = {r.id: res for r, res in zip(pending, results)}
         if cache is not None:

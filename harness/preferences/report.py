@@ -55,18 +55,21 @@ def _sections(summary: dict[str, Any]) -> list[tuple[str, list[str], list[str], 
         if agreement is not None:
             name = "Cohen's" if agreement["method"] == "cohen" else "Fleiss'"
             prose.append(
-                f"Inter-rater agreement: {name} kappa {_kappa(agreement['kappa'])} on {_n(agreement['shared_comparisons'], 'comparison')} rated by more than one rater "
+                f"Inter-rater agreement: {name} kappa {_kappa(agreement['kappa'])} "
+                f"on {_n(agreement['shared_comparisons'], 'comparison')} rated by more than one rater "
                 f"(raw agreement {_pct(agreement['observed_agreement'])})."
             )
         consistency = block.get("position_consistency")
         if consistency is not None:
             prose.append(
-                f"Position consistency: {_pct(consistency['rate'])} of {_n(consistency['judged'], 'comparison')} got the same verdict with the answers swapped (inconsistent ones count as ties)."
+                f"Position consistency: {_pct(consistency['rate'])} of {_n(consistency['judged'], 'comparison')} "
+                "got the same verdict with the answers swapped (inconsistent ones count as ties)."
             )
         versus = block.get("agreement_with_humans")
         if versus is not None:
             prose.append(
-                f"Agreement with the human majority: {_pct(versus['observed_agreement'])} on {_n(versus['comparisons'], 'comparison')} (Cohen's kappa {_kappa(versus['kappa'])})."
+                f"Agreement with the human majority: {_pct(versus['observed_agreement'])} "
+                f"on {_n(versus['comparisons'], 'comparison')} (Cohen's kappa {_kappa(versus['kappa'])})."
             )
         ranking: list[Row] = [[str(r["rank"]), r["system"], _num(r["score"]), _ci(r["ci"], percent=False)] for r in block["bradley_terry"]]
         out.append((f"{title}: Bradley-Terry ranking", prose, ["Rank", "System", "Score", "95% CI"], ranking))

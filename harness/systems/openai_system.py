@@ -166,7 +166,8 @@ class OpenAISystem:
             except _Retryable as exc:
                 if attempt > c.max_retries:
                     raise GenerationError(
-                        f"{self.name}: request {request.id!r} to {c.base_url} failed after {attempt} attempts ({exc}); finished answers are kept, rerun when the server is up to resume"
+                        f"{self.name}: request {request.id!r} to {c.base_url} failed after {attempt} attempts ({exc}); "
+                        "finished answers are kept, rerun when the server is up to resume"
                     ) from None
                 wait_s = exc.wait_s if exc.wait_s is not None else min(c.max_backoff_s, c.backoff_s * 2 ** (attempt - 1)) * random.uniform(0.75, 1.25)
                 log.info("%s: %s; retry %d/%d in %.1f s", self.name, exc, attempt, c.max_retries, wait_s)
@@ -193,7 +194,8 @@ class OpenAISystem:
             raise _Retryable(f"HTTP {response.status_code}", _retry_after(response.headers.get("retry-after")))
         if response.status_code >= 400:
             raise GenerationError(
-                f"{self.name}: {self.config.base_url}/{path} answered HTTP {response.status_code} for request {request.id!r}: {response.text[:300]}; check base_url, model and the API key in ${self.config.api_key_env}"
+                f"{self.name}: {self.config.base_url}/{path} answered HTTP {response.status_code} for request {request.id!r}: "
+                f"{response.text[:300]}; check base_url, model and the API key in ${self.config.api_key_env}"
             )
         try:
             return dict(response.json())

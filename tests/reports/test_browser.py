@@ -67,9 +67,13 @@ ATTACKS = {
     "st-q-001": "</td></tr></table><script>document.title='PWNED-break'</script>",
     "st-q-002": "```\n</pre><script>document.title='PWNED-fence'</script>\n```",
 }
-DUMP_TITLE = """<script>
-window.addEventListener('load', () => { const p = document.createElement('pre'); p.id = 'probe'; p.textContent = 'TITLE=' + document.title + ' IFRAMES=' + document.querySelectorAll('iframe').length + ' SCRIPTS=' + document.scripts.length; document.body.appendChild(p); });
-</script>"""
+DUMP_TITLE = (
+    "<script>\n"
+    "window.addEventListener('load', () => { const p = document.createElement('pre'); p.id = 'probe'; "
+    "p.textContent = 'TITLE=' + document.title + ' IFRAMES=' + document.querySelectorAll('iframe').length + ' SCRIPTS=' + document.scripts.length; "
+    "document.body.appendChild(p); });\n"
+    "</script>"
+)
 
 
 def _rendered_title(page: str, tmp_path: Path, name: str) -> str:

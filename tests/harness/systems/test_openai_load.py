@@ -90,5 +90,6 @@ def test_500_requests_with_faults_and_a_restart_answer_every_item_exactly_once(t
     assert retries >= faults_served >= 40, (retries, faults_served)
     assert retries >= len(state.seen) - N_ITEMS  # every request the server saw beyond one per item was a retry
     print(
-        f"\n{N_ITEMS} items, {len(state.seen)} requests seen by the server, {faults_served} injected faults, {retries} retries, max in flight {state.max_in_flight}/{CONCURRENCY}"
+        f"\n{N_ITEMS} items, {len(state.seen)} requests seen by the server, {faults_served} injected faults, "
+        f"{retries} retries, max in flight {state.max_in_flight}/{CONCURRENCY}"
     )
