@@ -152,7 +152,15 @@ def training_rows(steps: int = 2) -> tuple[list[Row], dict[str, Any]]:
     result = measure_training_throughput(steps=steps, warmup=1)
     rows = []
     for precision, rates in result["tokens_per_s"].items():
-        rows.append(Row(f"training ({precision}): LoRA-KD vs LoRA", f"lora {rates['lora']:.0f} tok/s", f"lora-kd {rates['lora-kd']:.0f} tok/s", rates["lora-kd"] / rates["lora"] if rates["lora"] else None, f"seq {result['seq_len']} x batch {result['batch_size']}, {steps} steps; teacher targets from the cache"))
+        rows.append(
+            Row(
+                f"training ({precision}): LoRA-KD vs LoRA",
+                f"lora {rates['lora']:.0f} tok/s",
+                f"lora-kd {rates['lora-kd']:.0f} tok/s",
+                rates["lora-kd"] / rates["lora"] if rates["lora"] else None,
+                f"seq {result['seq_len']} x batch {result['batch_size']}, {steps} steps; teacher targets from the cache",
+            )
+        )
     if "bf16_speedup" in result:
         speed = result["bf16_speedup"]
         rows.append(Row("training: bf16 autocast vs fp32 (LoRA)", "fp32", "bf16 autocast", speed["lora"], f"LoRA-KD: x{speed['lora-kd']}"))
@@ -170,7 +178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=8, help="timed steps per path and precision")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--precisions", default=",".join(PRECISIONS))
-    parser.add_argument("--set", dest="overrides", nargs="+", default=[], metavar="KEY=VALUE", help="train lora-kd overrides (teacher, teacher_adapter, top_k...)")
+    parser.add_argument(
+        "--set", dest="overrides", nargs="+", default=[], metavar="KEY=VALUE", help="train lora-kd overrides (teacher, teacher_adapter, top_k...)"
+    )
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -180,7 +190,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(int(threads))
-    figures = measure_training_throughput(args.base, None, args.seq_len, args.batch_size, args.steps, args.warmup, args.precisions.split(","), args.overrides, args.device)
+    figures = measure_training_throughput(
+        args.base, None, args.seq_len, args.batch_size, args.steps, args.warmup, args.precisions.split(","), args.overrides, args.device
+    )
     print(json.dumps(figures, indent=2))
     return 0
 

@@ -141,7 +141,7 @@ def _coerce(cls: type, name: str, value: Any, where: str) -> Any:
     if declared.startswith("tuple"):
         items = value.split(",") if isinstance(value, str) else value
         if not isinstance(items, (list, tuple)):
-            raise ConfigError(f"{where}{name}={value!r}: expected a list of names such as [\"q_proj\", \"v_proj\"]")
+            raise ConfigError(f'{where}{name}={value!r}: expected a list of names such as ["q_proj", "v_proj"]')
         return tuple(str(x).strip() for x in items if str(x).strip())
     if not isinstance(value, str):
         raise ConfigError(f"{where}{name}={value!r}: expected a string")
@@ -240,4 +240,3 @@ def load_spec(kind: str, path: Path | str | None = None, overrides: Sequence[str
     lora = _build(LoraTrainConfig, lora_values, f"{where}{lora_table}." if where else "", defaults)
     kd = _build(KDConfig, kd_values, f"{where}kd." if where else "") if kind == "lora-kd" else None
     return TrainSpec(kind=kind, lora=lora, kd=kd)
-

@@ -97,7 +97,10 @@ def bos_id(tokenizer: Any) -> int | None:
 def tokenize_documents(texts: Sequence[str], tokenizer: Any) -> TokenStream:
     """One stream for ``texts``: each document's tokens, then a zero-width EOS at its end."""
     if not getattr(tokenizer, "is_fast", False):
-        raise ConfigError(f"tokenizer {getattr(tokenizer, 'name_or_path', '?')} is not a fast tokenizer; character offsets (needed for packing and cross-tokenizer KD) require one")
+        raise ConfigError(
+            f"tokenizer {getattr(tokenizer, 'name_or_path', '?')} is not a fast tokenizer; "
+            "character offsets (needed for packing and cross-tokenizer KD) require one"
+        )
     eos = eos_id(tokenizer)
     ids: list[int] = []
     starts: list[int] = []

@@ -115,7 +115,10 @@ def verify_weights(folder: Path, manifest: Mapping[str, Any]) -> str:
         raise ArtifactError(f"{weights}: corrupt safetensors ({exc}); retrain with: {command}") from None
     actual = adapter_sha256(folder)
     if actual != manifest.get("adapter_sha256"):
-        raise ArtifactError(f"{folder}: adapter files do not match manifest.json (sha256 {actual[:12]} vs {str(manifest.get('adapter_sha256'))[:12]}): modified or corrupt; retrain with: {command}")
+        raise ArtifactError(
+            f"{folder}: adapter files do not match manifest.json (sha256 {actual[:12]} vs {str(manifest.get('adapter_sha256'))[:12]}): "
+            f"modified or corrupt; retrain with: {command}"
+        )
     return actual
 
 
@@ -133,18 +136,29 @@ def check_adapter(folder: Path, kind: str, model: str | None = None) -> dict[str
     manifest = read_manifest(folder, hint=f"train it with `{train_command(kind)}`" if Path(folder).resolve() == shipped_dir(kind).resolve() else "")
     command = manifest.get("command", train_command(kind))
     if manifest.get("kind") != kind:
-        raise ArtifactError(f"{folder}: holds a {manifest.get('kind')!r} adapter, not {kind!r}; point this system at a {kind} adapter or train one with `{train_command(kind)}`")
+        raise ArtifactError(
+            f"{folder}: holds a {manifest.get('kind')!r} adapter, not {kind!r}; point this system at a {kind} adapter or train one with `{train_command(kind)}`"
+        )
     adapter_sha = verify_weights(folder, manifest)
     base = manifest["base_model"]
     if model is not None and model != base["name"]:
-        raise ArtifactError(f"{folder}: adapter was trained for base model {base['name']!r}, not {model!r}; use model={base['name']!r} or train one with `python -m harness train {kind} --set base={model}`")
+        raise ArtifactError(
+            f"{folder}: adapter was trained for base model {base['name']!r}, not {model!r}; "
+            f"use model={base['name']!r} or train one with `python -m harness train {kind} --set base={model}`"
+        )
     current_base = resolve(base["name"]).weights_sha256
     if current_base != base["weights_sha256"]:
-        raise ArtifactError(f"{folder}: stale adapter: base model {base['name']} weights changed (sha256 {base['weights_sha256'][:12]} -> {current_base[:12]}); retrain with: {command}")
+        raise ArtifactError(
+            f"{folder}: stale adapter: base model {base['name']} weights changed "
+            f"(sha256 {base['weights_sha256'][:12]} -> {current_base[:12]}); retrain with: {command}"
+        )
     corpus_path = repo_path(manifest["corpus"]["path"])
     current_corpus = content_hash(corpus_path) if corpus_path.is_dir() else "(missing)"
     if current_corpus != manifest["corpus"]["sha256"]:
-        raise ArtifactError(f"{folder}: stale adapter: corpus {manifest['corpus']['path']} changed (sha256 {manifest['corpus']['sha256'][:12]} -> {current_corpus[:12]}); retrain with: {command}")
+        raise ArtifactError(
+            f"{folder}: stale adapter: corpus {manifest['corpus']['path']} changed "
+            f"(sha256 {manifest['corpus']['sha256'][:12]} -> {current_corpus[:12]}); retrain with: {command}"
+        )
     spec = load_spec(kind, repo_path(manifest["config_file"]) if manifest.get("config_file") else None, manifest.get("overrides", []))
     if spec.to_dict() != manifest["config"]:
         changed = _diff(manifest["config"], spec.to_dict())
@@ -154,7 +168,10 @@ def check_adapter(folder: Path, kind: str, model: str | None = None) -> dict[str
         teacher_folder = repo_path(teacher["adapter"])
         current_teacher = adapter_sha256(teacher_folder) if (teacher_folder / ADAPTER_WEIGHTS).exists() else "(missing)"
         if current_teacher != teacher["adapter_sha256"]:
-            raise ArtifactError(f"{folder}: stale adapter: teacher adapter {teacher['adapter']} changed (sha256 {teacher['adapter_sha256'][:12]} -> {current_teacher[:12]}); retrain with: {command}")
+            raise ArtifactError(
+                f"{folder}: stale adapter: teacher adapter {teacher['adapter']} changed "
+                f"(sha256 {teacher['adapter_sha256'][:12]} -> {current_teacher[:12]}); retrain with: {command}"
+            )
     return {**manifest, "adapter_sha256": adapter_sha}
 
 

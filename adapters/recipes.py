@@ -76,9 +76,18 @@ def _attach_lora(model: Any, spec: TrainSpec) -> Any:
     names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
     missing = [m for m in config.target_modules if m not in names]
     if missing:
-        raise ConfigError(f"target_modules: {missing[0]!r} is not a module of {config.base}; available linear layers include {', '.join(sorted(n for n in names if n.endswith('proj'))[:8])}")
+        raise ConfigError(
+            f"target_modules: {missing[0]!r} is not a module of {config.base}; "
+            f"available linear layers include {', '.join(sorted(n for n in names if n.endswith('proj'))[:8])}"
+        )
     torch.manual_seed(config.seed)
-    peft_config = LoraConfig(r=config.rank, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout, target_modules=list(config.target_modules), task_type="CAUSAL_LM")
+    peft_config = LoraConfig(
+        r=config.rank,
+        lora_alpha=config.lora_alpha,  # type: ignore[arg-type]  # peft annotates int but only divides by it (scale = alpha / rank); floats work
+        lora_dropout=config.lora_dropout,
+        target_modules=list(config.target_modules),
+        task_type="CAUSAL_LM",
+    )
     model = get_peft_model(model, peft_config)
     if config.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -135,7 +144,9 @@ def teacher_cache_for(request: TrainRequest, blocks: Any, student_tokenizer: Any
     same = teacher_tokenizer.get_vocab() == student_tokenizer.get_vocab()
     path = {"auto": SAME_VOCAB if same else CROSS_VOCAB, "same-vocab": SAME_VOCAB, "cross-vocab": CROSS_VOCAB}[kd.path]
     if path == SAME_VOCAB and not same:
-        raise ConfigError(f"path='same-vocab' but teacher {kd.teacher} and student {request.spec.lora.base} have different vocabularies; use path='auto' or 'cross-vocab'")
+        raise ConfigError(
+            f"path='same-vocab' but teacher {kd.teacher} and student {request.spec.lora.base} have different vocabularies; use path='auto' or 'cross-vocab'"
+        )
     identity = {"model": teacher.name, "weights_sha256": teacher.weights_sha256, "adapter_sha256": adapter_sha}
     key = cache_key(identity, corpus_sha, blocks.layout_hash(), kd.top_k, path)
     provenance = {**identity, "adapter": display_path(adapter_dir) if adapter_dir is not None else None, "cache_key": key}
@@ -224,7 +235,13 @@ def train_adapter(request: TrainRequest, callback: Callable[[int, dict[str, floa
             "kd_path": cache.kd_path if cache is not None else None,
             "aligned_fraction": round(cache.aligned_fraction, 4) if cache is not None else None,
             "teacher_cache_build_s": round(cache.build_s, 1) if cache is not None else None,
-            "corpus": {"path": display_path(request.corpus), "sha256": corpus_sha, "documents": blocks.documents, "tokens": blocks.stream_tokens, "sequences": blocks.n_blocks},
+            "corpus": {
+                "path": display_path(request.corpus),
+                "sha256": corpus_sha,
+                "documents": blocks.documents,
+                "tokens": blocks.stream_tokens,
+                "sequences": blocks.n_blocks,
+            },
             "config": spec.to_dict(),
             "config_file": request.config_file,
             "overrides": list(request.overrides),
@@ -284,7 +301,11 @@ def run_sweep(request: TrainRequest, items: Sequence[str], output_root: Path, ca
         manifests.append(train_adapter(sub, callback))
         names.append(name)
     toml_path = Path(output_root) / f"sweep-{request.kind}.toml"
-    lines = [f"# Written by: {request.command()} --sweep {' '.join(items)}", f"# Use: python -m harness run --system-config {display_path(toml_path)} --systems {request.kind},{','.join(names)}", ""]
+    lines = [
+        f"# Written by: {request.command()} --sweep {' '.join(items)}",
+        f"# Use: python -m harness run --system-config {display_path(toml_path)} --systems {request.kind},{','.join(names)}",
+        "",
+    ]
     for name in names:
         lines += [f'[systems."{name}"]', f'base = "{request.kind}"', f'adapter = "{display_path(Path(output_root) / name)}"', ""]
     toml_path.parent.mkdir(parents=True, exist_ok=True)
@@ -315,5 +336,7 @@ def ensure_adapter(kind: str, folder: Path, model: str | None = None, train_miss
         ensure_adapter("teacher", repo_path(spec.kd.teacher_adapter), spec.kd.teacher, train_missing=True, quiet=quiet)
     corpus = repo_path(recorded["corpus"]["path"]) if recorded.get("corpus") else DEFAULT_CORPUS
     system_name = recorded.get("system") if recorded.get("system") not in (None, kind) else None
-    train_adapter(TrainRequest(spec=spec, output=Path(folder), corpus=corpus, config_file=config_file, overrides=overrides, quiet=quiet, system_name=system_name))
+    train_adapter(
+        TrainRequest(spec=spec, output=Path(folder), corpus=corpus, config_file=config_file, overrides=overrides, quiet=quiet, system_name=system_name)
+    )
     return check_adapter(folder, kind, model)

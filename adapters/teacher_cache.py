@@ -86,7 +86,9 @@ def load_cache(key: str) -> TeacherCache | None:
 def require_cache(key: str, retrain_hint: str) -> TeacherCache:
     cache = load_cache(key)
     if cache is None:
-        raise ArtifactError(f"{cache_file(key)}: no teacher cache for this teacher, corpus and sequence layout; build it with `{retrain_hint}` (the first KD run computes it)")
+        raise ArtifactError(
+            f"{cache_file(key)}: no teacher cache for this teacher, corpus and sequence layout; build it with `{retrain_hint}` (the first KD run computes it)"
+        )
     return cache
 
 

@@ -29,7 +29,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypedDict
 
 from adapters.config import LoraTrainConfig
 from adapters.data import PackedBlocks, micro_batches
@@ -55,6 +55,15 @@ class TrainResult:
     @property
     def tokens_per_s(self) -> float:
         return self.tokens_seen / self.wall_s if self.wall_s > 0 else 0.0
+
+
+class LoopState(TypedDict):
+    """The loop's counters, saved in ``checkpoint.json`` and restored on resume."""
+
+    step: int  # optimizer steps taken so far
+    tokens_seen: int  # tokens through the model so far, all processes
+    elapsed_s: float  # seconds inside the loop so far
+    history: list[dict[str, float]]  # one record per optimizer step
 
 
 SCHEDULERS = {"cosine": "cosine", "linear": "linear", "constant": "constant_with_warmup"}  # config.schedule -> transformers name
@@ -108,7 +117,7 @@ def train_loop(
     if config.max_steps:
         total_steps = min(total_steps, config.max_steps)
     scheduler = make_scheduler(optimizer, config, total_steps)
-    state = {"step": 0, "tokens_seen": 0, "elapsed_s": 0.0, "history": []}
+    state: LoopState = {"step": 0, "tokens_seen": 0, "elapsed_s": 0.0, "history": []}
     resumed = _load_checkpoint(checkpoint_dir / CHECKPOINT, run_key, accelerator.unwrap_model(model), optimizer, scheduler, state)
     device = accelerator.device
     autocast = config.autocast_bf16 and device.type in ("cpu", "cuda")
@@ -147,7 +156,16 @@ def train_loop(
             bar.update(1)
             bar.set_postfix(loss=f"{sums['loss']:.3f}", refresh=False)
             if accelerator.is_main_process and (step + 1) % 10 == 0:
-                log.info("step %d/%d loss %.4f ce %.4f kd %.4f lr %.2e %.0f tok/s", step + 1, total_steps, sums["loss"], sums["ce"], sums["kd"], record["lr"], state["tokens_seen"] / max(state["elapsed_s"], 1e-9))
+                log.info(
+                    "step %d/%d loss %.4f ce %.4f kd %.4f lr %.2e %.0f tok/s",
+                    step + 1,
+                    total_steps,
+                    sums["loss"],
+                    sums["ce"],
+                    sums["kd"],
+                    record["lr"],
+                    state["tokens_seen"] / max(state["elapsed_s"], 1e-9),
+                )
             if config.checkpoint_every and (step + 1) % config.checkpoint_every == 0 and step + 1 < total_steps:
                 if accelerator.is_main_process:
                     _save_checkpoint(checkpoint_dir / CHECKPOINT, run_key, accelerator.unwrap_model(model), optimizer, scheduler, state)
@@ -168,14 +186,16 @@ def _progress(total: int, initial: int, disable: bool) -> Any:
     from tqdm.auto import tqdm
 
     interactive = sys.stderr.isatty()
-    return tqdm(total=total, initial=initial, desc="train", unit="step", disable=disable, file=sys.stderr, mininterval=0.5 if interactive else 30.0, dynamic_ncols=True)
+    return tqdm(
+        total=total, initial=initial, desc="train", unit="step", disable=disable, file=sys.stderr, mininterval=0.5 if interactive else 30.0, dynamic_ncols=True
+    )
 
 
 def _trainable_state(model: Any) -> dict[str, Any]:
     return {name: p.detach().cpu().clone() for name, p in model.named_parameters() if p.requires_grad}
 
 
-def _save_checkpoint(path: Path, run_key: str, model: Any, optimizer: Any, scheduler: Any, state: dict[str, Any]) -> None:
+def _save_checkpoint(path: Path, run_key: str, model: Any, optimizer: Any, scheduler: Any, state: LoopState) -> None:
     """Tensors (trainable weights, optimizer moments) go to a safetensors file named after the
     step; everything else to ``checkpoint.json``, replaced last, which names that file and its
     sha256. A kill at any point leaves the previous complete checkpoint in force."""
@@ -214,7 +234,7 @@ def _save_checkpoint(path: Path, run_key: str, model: Any, optimizer: Any, sched
     log.info("checkpoint at step %d -> %s", state["step"], path)
 
 
-def _load_checkpoint(path: Path, run_key: str, model: Any, optimizer: Any, scheduler: Any, state: dict[str, Any]) -> int | None:
+def _load_checkpoint(path: Path, run_key: str, model: Any, optimizer: Any, scheduler: Any, state: LoopState) -> int | None:
     """Restore a checkpoint written by :func:`_save_checkpoint` (no pickle anywhere). An
     unreadable, incomplete or foreign checkpoint is ignored with a warning: training restarts."""
     import torch

@@ -1,6 +1,6 @@
 """raq-harness: compare vanilla, LoRA, LoRA-KD and RAG systems on domain questions.
 
-    python -m harness run --systems all
+python -m harness run --systems all
 """
 
 from __future__ import annotations

@@ -180,7 +180,10 @@ def validate_solutions(items: list[Item], path: Path, default_rel_tol: float) ->
         expected = float(item.answer.value or 0.0)
         tol = item.answer.rel_tol or default_rel_tol
         if abs(value - expected) > tol * max(abs(expected), 1e-300):
-            problems.append(f"{path}: {item.id}: solution: recomputes to {value:.6g} {item.answer.unit}, stored {expected:.6g} (rel_tol {tol}); fix the value or the solution")
+            problems.append(
+                f"{path}: {item.id}: solution: recomputes to {value:.6g} {item.answer.unit}, "
+                f"stored {expected:.6g} (rel_tol {tol}); fix the value or the solution"
+            )
     return problems
 
 

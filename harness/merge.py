@@ -89,16 +89,24 @@ def _check_compatible(dirs: Sequence[Path], runs: Sequence[dict[str, Any]]) -> N
     for folder, run in zip(dirs, runs):
         sha, first_sha = run.get("benchmark", {}).get("sha256"), first.get("benchmark", {}).get("sha256")
         if sha != first_sha:
-            raise DataError(f"{folder}: benchmark sha256 {str(sha)[:12]} differs from {first_dir}'s {str(first_sha)[:12]}; merge only shards of the same benchmark file")
+            raise DataError(
+                f"{folder}: benchmark sha256 {str(sha)[:12]} differs from {first_dir}'s {str(first_sha)[:12]}; merge only shards of the same benchmark file"
+            )
         for key in MUST_AGREE:
             if run.get("config", {}).get(key) != first.get("config", {}).get(key):
-                raise DataError(f"{folder}: config.{key} = {run['config'].get(key)!r} differs from {first_dir}'s {first['config'].get(key)!r}; rerun the shard with the same settings")
+                raise DataError(
+                    f"{folder}: config.{key} = {run['config'].get(key)!r} differs from {first_dir}'s {first['config'].get(key)!r}; "
+                    "rerun the shard with the same settings"
+                )
         for name, meta in run.get("systems", {}).items():
             fp = meta.get("fingerprint")
             if fp is None:
                 continue  # the system failed before it was built; nothing to compare
             if name in fingerprints and fingerprints[name][1] != fp:
-                raise DataError(f"{folder}: system '{name}' has a different fingerprint than in {fingerprints[name][0]} (other model, adapter or index); rerun the shard with the same version")
+                raise DataError(
+                    f"{folder}: system '{name}' has a different fingerprint than in {fingerprints[name][0]} "
+                    "(other model, adapter or index); rerun the shard with the same version"
+                )
             fingerprints.setdefault(name, (folder, fp))
 
 
@@ -112,7 +120,9 @@ def _merge_items(dirs: Sequence[Path]) -> dict[str, dict[str, Any]]:
         for obj in iter_jsonl(path, tolerate_truncated_tail=False):
             item_id = str(obj.get("id"))
             if item_id in items and items[item_id] != obj:
-                raise DataError(f"{path}: item {item_id!r} differs from the one in {origin[item_id] / ITEMS_SNAPSHOT}; the shards used different benchmark files")
+                raise DataError(
+                    f"{path}: item {item_id!r} differs from the one in {origin[item_id] / ITEMS_SNAPSHOT}; the shards used different benchmark files"
+                )
             items.setdefault(item_id, obj)
             origin.setdefault(item_id, folder)
     return items
@@ -133,7 +143,9 @@ def _merge_samples(dirs: Sequence[Path]) -> tuple[list[dict[str, Any]], int]:
     return merged, duplicates
 
 
-def _run_doc(dirs: Sequence[Path], runs: Sequence[dict[str, Any]], names: Sequence[str], items: dict[str, Any], complete: bool, duplicates: int) -> dict[str, Any]:
+def _run_doc(
+    dirs: Sequence[Path], runs: Sequence[dict[str, Any]], names: Sequence[str], items: dict[str, Any], complete: bool, duplicates: int
+) -> dict[str, Any]:
     first = runs[0]
     systems: dict[str, Any] = {}
     for name in names:
@@ -165,7 +177,8 @@ def _run_doc(dirs: Sequence[Path], runs: Sequence[dict[str, Any]], names: Sequen
         "packages": first.get("packages", {}),
         "command": sys.argv,
         "merged_from": [
-            {"run_dir": str(folder), "shard": run.get("config", {}).get("shard"), "status": run.get("status"), "wall_s": run.get("wall_s")} for folder, run in zip(dirs, runs)
+            {"run_dir": str(folder), "shard": run.get("config", {}).get("shard"), "status": run.get("status"), "wall_s": run.get("wall_s")}
+            for folder, run in zip(dirs, runs)
         ],
         "duplicates_dropped": duplicates,
     }

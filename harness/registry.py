@@ -97,7 +97,9 @@ class Registry:
         self._entries[entry.name] = entry
 
     def register(self, name: str, factory: Callable[..., System], distribution: str = "<in-process>") -> None:
-        self._add(SystemEntry(name=name, target=f"{factory.__module__}:{getattr(factory, '__qualname__', factory)}", distribution=distribution, factory=factory))
+        self._add(
+            SystemEntry(name=name, target=f"{factory.__module__}:{getattr(factory, '__qualname__', factory)}", distribution=distribution, factory=factory)
+        )
 
     def names(self) -> list[str]:
         return sorted(self._entries)

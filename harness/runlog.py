@@ -110,5 +110,7 @@ def load_run(run_dir: Path) -> dict[str, Any]:
     if data.get("schema") != RUN_SCHEMA:
         raise DataError(f"{path}: schema: expected {RUN_SCHEMA!r}, got {data.get('schema')!r}; this is not a raq-harness run log")
     if int(data.get("schema_version", 0)) > RUN_SCHEMA_VERSION:
-        raise DataError(f"{path}: schema_version {data.get('schema_version')} is newer than this harness understands ({RUN_SCHEMA_VERSION}); upgrade raq-harness")
+        raise DataError(
+            f"{path}: schema_version {data.get('schema_version')} is newer than this harness understands ({RUN_SCHEMA_VERSION}); upgrade raq-harness"
+        )
     return data

@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from harness.api.errors import ArtifactError, ConfigError, GenerationError, HarnessError
 from harness.api.items import Item
-from harness.api.system import ChatMessage, Closeable, GenerationRequest, GenerationResult, SENT_PROMPT, StreamingSystem, System
+from harness.api.system import SENT_PROMPT, ChatMessage, Closeable, GenerationRequest, GenerationResult, StreamingSystem, System
 from harness.benchmark import Benchmark, load_benchmark
 from harness.cache import GenerationCache, cache_key
 from harness.registry import Registry
@@ -162,7 +162,14 @@ def source_revision() -> dict[str, Any] | None:
 
 
 def config_hash(config: RunConfig, benchmark: Benchmark, names: Sequence[str]) -> str:
-    payload = {"systems": list(names), "benchmark": benchmark.sha256, "limit": config.limit, "shard": config.shard, "max_new_tokens": config.max_new_tokens, "seed": config.seed}
+    payload = {
+        "systems": list(names),
+        "benchmark": benchmark.sha256,
+        "limit": config.limit,
+        "shard": config.shard,
+        "max_new_tokens": config.max_new_tokens,
+        "seed": config.seed,
+    }
     if config.sample is not None:
         payload["sample"] = config.sample
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:8]
@@ -224,7 +231,9 @@ class Runner:
         benchmark = load_benchmark(config.benchmark)
         items = select_items(benchmark.items, config.shard, config.limit, config.sample, config.seed)
         if not items:
-            raise ConfigError(f"no items selected from {benchmark.path} (shard {config.shard}, sample {config.sample}, limit {config.limit}); widen --shard/--sample/--limit")
+            raise ConfigError(
+                f"no items selected from {benchmark.path} (shard {config.shard}, sample {config.sample}, limit {config.limit}); widen --shard/--sample/--limit"
+            )
         prepared = self._preflight(names)
         run_dir = prepare_output_dir(Path(config.output_dir) if config.output_dir else default_output_dir(config, benchmark, names))
         snapshot = run_dir / ITEMS_SNAPSHOT
@@ -269,7 +278,9 @@ class Runner:
             raise GenerationError(f"{len(failures)} system(s) failed ({'; '.join(failures)}); completed answers are kept in {run_dir}")
         return run_dir
 
-    def _run_doc(self, config: RunConfig, benchmark: Benchmark, names: Sequence[str], items: Sequence[Item], systems_meta: Mapping[str, Any], status: str, started: float) -> dict[str, Any]:
+    def _run_doc(
+        self, config: RunConfig, benchmark: Benchmark, names: Sequence[str], items: Sequence[Item], systems_meta: Mapping[str, Any], status: str, started: float
+    ) -> dict[str, Any]:
         return {
             "schema": RUN_SCHEMA,
             "schema_version": RUN_SCHEMA_VERSION,
@@ -277,7 +288,10 @@ class Runner:
             "created": datetime.fromtimestamp(started, timezone.utc).isoformat(),
             "finished": datetime.now(timezone.utc).isoformat() if status != "running" else None,
             "wall_s": round(time.time() - started, 3),
-            "config": {**{k: v for k, v in asdict(config).items() if k != "system_options"}, "system_options": {k: dict(v) for k, v in config.system_options.items()}},
+            "config": {
+                **{k: v for k, v in asdict(config).items() if k != "system_options"},
+                "system_options": {k: dict(v) for k, v in config.system_options.items()},
+            },
             "benchmark": {**benchmark.describe(), "selected_items": len(items), "snapshot": ITEMS_SNAPSHOT},
             "systems": {name: systems_meta.get(name, {"status": "pending"}) for name in names},
             "packages": package_versions(),
@@ -309,7 +323,16 @@ class Runner:
             prepared[name] = system
         return prepared
 
-    def _run_system(self, name: str, items: Sequence[Item], benchmark: Benchmark, run_dir: Path, writer: SampleWriter, cache: GenerationCache | None, system: System | None = None) -> dict[str, Any]:
+    def _run_system(
+        self,
+        name: str,
+        items: Sequence[Item],
+        benchmark: Benchmark,
+        run_dir: Path,
+        writer: SampleWriter,
+        cache: GenerationCache | None,
+        system: System | None = None,
+    ) -> dict[str, Any]:
         system_started = time.perf_counter()
         options = self._options(name)
         entry = self.registry.get(name)
@@ -392,11 +415,16 @@ class Runner:
                     raise GenerationError(f"system '{name}' failed after {len(seen)} of {len(pending)} answers: {type(exc).__name__}: {exc}") from exc
                 for index, result in batch:
                     if not 0 <= index < len(pending) or index in seen or result.id != pending[index].id:
-                        raise GenerationError(f"system '{name}' streamed result {index} ({result.id!r}) twice, out of range or for the wrong request; generate_stream must yield each request's index once")
+                        raise GenerationError(
+                            f"system '{name}' streamed result {index} ({result.id!r}) twice, "
+                            "out of range or for the wrong request; generate_stream must yield each request's index once"
+                        )
                     seen.add(index)
                 yield [pending[i] for i, _ in batch], [r for _, r in batch]
             if len(seen) != len(pending):
-                raise GenerationError(f"system '{name}' stopped with {len(pending) - len(seen)} of {len(pending)} requests unanswered; generate_stream must yield every request")
+                raise GenerationError(
+                    f"system '{name}' stopped with {len(pending) - len(seen)} of {len(pending)} requests unanswered; generate_stream must yield every request"
+                )
             return
         step = self.config.batch_size or CHUNK
         for start in range(0, len(pending), step):
@@ -408,7 +436,10 @@ class Runner:
             except Exception as exc:
                 raise GenerationError(f"system '{name}' failed on items {chunk[0].id}..{chunk[-1].id}: {type(exc).__name__}: {exc}") from exc
             if len(results) != len(chunk) or [r.id for r in results] != [r.id for r in chunk]:
-                raise GenerationError(f"system '{name}' returned {len(results)} results for {len(chunk)} requests (or out of order); a System must return one result per request, in order")
+                raise GenerationError(
+                    f"system '{name}' returned {len(results)} results for {len(chunk)} requests (or out of order); "
+                    "a System must return one result per request, in order"
+                )
             yield chunk, results
 
     def _create(self, name: str, options: dict[str, Any]) -> System:
@@ -430,8 +461,9 @@ def peak_rss_mb() -> float | None:
     return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)  # bytes on macOS, KiB on Linux
 
 
-def summarize(run_dir: Path, benchmark: Benchmark, names: Sequence[str], baseline: str) -> dict[str, Any]:
-    """Per-system metrics. Uses the scoring package (graders + statistics) on the run log."""
+def summarize(run_dir: Path, benchmark: Benchmark | None, names: Sequence[str], baseline: str) -> dict[str, Any]:
+    """Per-system metrics. Uses the scoring package (graders + statistics) on the run log.
+    ``benchmark=None`` (a merged run) grades against the run's item snapshot."""
     from harness.scoring.metrics import run_metrics
 
     return run_metrics(run_dir, benchmark, list(names), baseline)

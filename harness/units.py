@@ -24,7 +24,7 @@ import functools
 import math
 import operator
 import re
-from typing import Any
+from typing import Any, Callable
 
 from harness.api.errors import DataError
 
@@ -57,7 +57,7 @@ def registry() -> Any:
     """The shared :class:`pint.UnitRegistry` with the domain's extra units."""
     import pint
 
-    ureg = pint.UnitRegistry(_default_definitions(), autoconvert_offset_to_baseunit=True, on_redefinition="ignore")
+    ureg: pint.UnitRegistry[Any] = pint.UnitRegistry(_default_definitions(), autoconvert_offset_to_baseunit=True, on_redefinition="ignore")
     ureg.define("transfer = [transfer] = xfer")
     ureg.define("clock_cycle = [clock_cycle] = cycle = clk = nCK = tCK_count")
     ureg.define("refresh_command = [refresh_command]")
@@ -106,7 +106,7 @@ def is_plain_number_unit(text: str) -> bool:
     return text.strip().lower() in PLAIN_NUMBER_UNITS
 
 
-_FUNCS = {
+_FUNCS: dict[str, Callable[..., Any]] = {
     "sqrt": math.sqrt,
     "log10": math.log10,
     "log2": math.log2,
@@ -120,7 +120,14 @@ _FUNCS = {
     "abs": abs,
 }
 _CONSTANTS = {"pi": math.pi, "e_const": math.e}
-_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv, ast.Pow: operator.pow, ast.FloorDiv: operator.floordiv}
+_BINOPS = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.Pow: operator.pow,
+    ast.FloorDiv: operator.floordiv,
+}
 
 
 def _magnitude_if_dimensionless(value: Any) -> Any:

@@ -56,8 +56,17 @@ def evaluate_retrieval(
     out: dict[str, Any] = {
         "n_items": len(items),
         "n_scored": len(scored),
-        "index": {"folder": str(index.folder), "index_hash": index.index_hash, "type": index.config.index_type, "chunks": len(index), "chunking": index.manifest["chunking"]},
-        "timing": {"embed_ms_per_query": round(1000 * (embedded - started) / len(scored), 3), "search_ms_per_query": round(1000 * (searched - embedded) / len(scored), 4)},
+        "index": {
+            "folder": str(index.folder),
+            "index_hash": index.index_hash,
+            "type": index.config.index_type,
+            "chunks": len(index),
+            "chunking": index.manifest["chunking"],
+        },
+        "timing": {
+            "embed_ms_per_query": round(1000 * (embedded - started) / len(scored), 3),
+            "search_ms_per_query": round(1000 * (searched - embedded) / len(scored), 4),
+        },
         "unknown_gold": matcher.unknown(g for it in scored for g in it.gold_passages),
     }
     per_item = {it.id: {"category": it.category, "gold": list(it.gold_passages), name: [h.to_dict() for h in row[:5]]} for it, row in zip(scored, dense)}

@@ -122,12 +122,14 @@ def make_faiss(vectors: Any, config: IndexConfig) -> tuple[Any, dict[str, Any]]:
     import faiss
 
     n, dim = vectors.shape
+    index: faiss.Index
     if config.index_type == "flat":
         index = faiss.IndexFlatIP(dim)
         resolved: dict[str, Any] = {}
     elif config.index_type == "hnsw":
-        index = faiss.IndexHNSWFlat(dim, config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = config.hnsw_ef_construction
+        hnsw = faiss.IndexHNSWFlat(dim, config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = config.hnsw_ef_construction
+        index = hnsw
         resolved = {}
     else:
         nlist = config.nlist_for(n)
@@ -321,7 +323,10 @@ def load_index(folder: Path, docs: Path | None = None, chunking: ChunkingConfig 
     try:
         index = faiss.read_index(str(folder / INDEX_FILE))
     except RuntimeError as exc:
-        raise ArtifactError(f"{folder / INDEX_FILE}: FAISS cannot read this index file ({str(exc).splitlines()[0][:160]}); rebuild with: {build_command(docs, folder, current.chunking, current.index)}") from None
+        raise ArtifactError(
+            f"{folder / INDEX_FILE}: FAISS cannot read this index file ({str(exc).splitlines()[0][:160]}); "
+            f"rebuild with: {build_command(docs, folder, current.chunking, current.index)}"
+        ) from None
     chunks = []
     with (folder / CHUNKS_FILE).open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):

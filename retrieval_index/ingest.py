@@ -41,9 +41,13 @@ class ChunkingConfig:
 
     def __post_init__(self) -> None:
         if not 32 <= self.chunk_size <= MAX_EMBED_TOKENS - 2:
-            raise ConfigError(f"chunk_size: {self.chunk_size} is out of range; use 32..{MAX_EMBED_TOKENS - 2} word pieces (MiniLM embeds at most {MAX_EMBED_TOKENS})")
+            raise ConfigError(
+                f"chunk_size: {self.chunk_size} is out of range; use 32..{MAX_EMBED_TOKENS - 2} word pieces (MiniLM embeds at most {MAX_EMBED_TOKENS})"
+            )
         if not 0 <= self.chunk_overlap <= self.chunk_size // 2:
-            raise ConfigError(f"chunk_overlap: {self.chunk_overlap} is out of range; use 0..{self.chunk_size // 2} (at most half of chunk_size {self.chunk_size})")
+            raise ConfigError(
+                f"chunk_overlap: {self.chunk_overlap} is out of range; use 0..{self.chunk_size // 2} (at most half of chunk_size {self.chunk_size})"
+            )
 
     @classmethod
     def resolve(cls, chunk_size: int | None = None, chunk_overlap: int | None = None, recorded: Mapping[str, Any] | None = None) -> ChunkingConfig:
@@ -110,6 +114,7 @@ def load_nodes(root: Path, progress: bool = False) -> tuple[list[Any], int, int]
     source files, number of heading-only sections skipped)."""
     from llama_index.core import Document, SimpleDirectoryReader
     from llama_index.core.node_parser import MarkdownNodeParser
+    from llama_index.core.schema import TextNode
 
     root = Path(root)
     if not root.is_dir():
@@ -134,7 +139,7 @@ def load_nodes(root: Path, progress: bool = False) -> tuple[list[Any], int, int]
             continue
         if suffix == ".pdf":
             page = str(doc.metadata.get("page_label", "")).strip() or "?"
-            meta = {"anchor": f"{rel}#page-{page}", "doc": rel, "section": f"{path.stem}, page {page}", "lines": None}
+            meta: dict[str, Any] = {"anchor": f"{rel}#page-{page}", "doc": rel, "section": f"{path.stem}, page {page}", "lines": None}
         else:
             meta = {"anchor": rel, "doc": rel, "section": path.stem, "lines": None}
         if doc.text.strip():
@@ -147,7 +152,7 @@ def load_nodes(root: Path, progress: bool = False) -> tuple[list[Any], int, int]
         if _is_heading_only(text):
             skipped += 1
             continue
-        start = node.start_char_idx if node.start_char_idx is not None else info.body.find(text)
+        start = node.start_char_idx if isinstance(node, TextNode) and node.start_char_idx is not None else info.body.find(text)
         section = innermost_section(info.sections, info.body_start_line + info.body.count("\n", 0, max(start, 0))) if start is not None and start >= 0 else None
         meta = {
             "anchor": section.anchor if section else info.path,
@@ -181,7 +186,16 @@ def chunk_corpus(root: Path, config: ChunkingConfig, progress: bool = False) -> 
         n = per_anchor.get(meta["anchor"], 0)
         per_anchor[meta["anchor"]] = n + 1
         lines = meta.get("lines")
-        chunks.append(Chunk(id=f"{meta['anchor']}:{n}", anchor=meta["anchor"], doc=meta["doc"], section=meta["section"], text=text, lines=(int(lines[0]), int(lines[1])) if lines else None))
+        chunks.append(
+            Chunk(
+                id=f"{meta['anchor']}:{n}",
+                anchor=meta["anchor"],
+                doc=meta["doc"],
+                section=meta["section"],
+                text=text,
+                lines=(int(lines[0]), int(lines[1])) if lines else None,
+            )
+        )
     if not chunks:
         raise DataError(f"{root}: documents contain no text to index; add content or point --docs at another folder")
     counts = {"files": n_files, "section_nodes": len(nodes), "heading_only_skipped": skipped, "chunks": len(chunks), "anchors": len(per_anchor)}

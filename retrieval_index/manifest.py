@@ -80,13 +80,20 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ArtifactError(f"{path}: manifest missing, so {folder} is not a usable index; rebuild with: python -m harness index build --docs DIR --out {shlex.quote(str(folder))}") from None
+        raise ArtifactError(
+            f"{path}: manifest missing, so {folder} is not a usable index; rebuild with: "
+            f"python -m harness index build --docs DIR --out {shlex.quote(str(folder))}"
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ArtifactError(f"{path}: manifest is corrupt ({exc}); rebuild with: python -m harness index build --docs DIR --out {shlex.quote(str(folder))}") from None
+        raise ArtifactError(
+            f"{path}: manifest is corrupt ({exc}); rebuild with: python -m harness index build --docs DIR --out {shlex.quote(str(folder))}"
+        ) from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise ArtifactError(f"{path}: not a retrieval-index manifest (schema {data.get('schema') if isinstance(data, dict) else None!r}); rebuild the index")
     if data.get("schema_version") != SCHEMA_VERSION:
-        raise ArtifactError(f"{path}: manifest schema_version {data.get('schema_version')!r}, this harness reads {SCHEMA_VERSION}; rebuild with: {rebuild_hint(folder, data)}")
+        raise ArtifactError(
+            f"{path}: manifest schema_version {data.get('schema_version')!r}, this harness reads {SCHEMA_VERSION}; rebuild with: {rebuild_hint(folder, data)}"
+        )
     return data
 
 

@@ -155,7 +155,10 @@ class Retriever:
         missing = [g for g, rows in rows_by_gold.items() if not rows]
         if missing:
             log.warning(
-                "item %s: gold passage(s) %s match no chunk of index %s; check the anchors with python -m harness validate", request.id, ", ".join(missing), index.folder
+                "item %s: gold passage(s) %s match no chunk of index %s; check the anchors with python -m harness validate",
+                request.id,
+                ", ".join(missing),
+                index.folder,
             )
         candidates = sorted({r for rows in rows_by_gold.values() for r in rows})
         scores = dict(zip(candidates, (index.vectors(candidates) @ vector).tolist())) if candidates else {}

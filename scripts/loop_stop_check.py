@@ -56,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     items = load_items(args.run_dir)
     config = grade_config_for(args.run_dir)
     tokenizers = tokenizers_by_system(run)
-    per_system: dict[str, dict[str, Any]] = defaultdict(lambda: {"answers": 0, "loops": 0, "tokens": 0, "saved": 0, "correct_before": 0, "correct_after": 0, "scored": 0})
+    per_system: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"answers": 0, "loops": 0, "tokens": 0, "saved": 0, "correct_before": 0, "correct_after": 0, "scored": 0}
+    )
     changed: list[dict[str, Any]] = []
     for sample in read_samples(args.run_dir):
         name, item = sample["system"], items[sample["id"]]
@@ -77,17 +79,30 @@ def main(argv: list[str] | None = None) -> int:
             figures["correct_before"] += bool(before.correct)
             figures["correct_after"] += bool(after.correct)
         if (before.correct, before.refused) != (after.correct, after.refused):
-            changed.append({"system": name, "id": item.id, "before": {"correct": before.correct, "refused": before.refused}, "after": {"correct": after.correct, "refused": after.refused}, "full": sample["response"], "cut": cut})
+            changed.append(
+                {
+                    "system": name,
+                    "id": item.id,
+                    "before": {"correct": before.correct, "refused": before.refused},
+                    "after": {"correct": after.correct, "refused": after.refused},
+                    "full": sample["response"],
+                    "cut": cut,
+                }
+            )
     print(f"loop stop check on {args.run_dir} (ngram {args.ngram}, repeats {args.repeats})")
     print(f"{'system':<14}{'answers':>8}{'loops':>7}{'tokens':>9}{'saved':>8}{'saved %':>9}{'correct before':>16}{'after':>7}")
     for name, f in sorted(per_system.items()):
         share = f["saved"] / f["tokens"] if f["tokens"] else 0.0
-        print(f"{name:<14}{f['answers']:>8}{f['loops']:>7}{f['tokens']:>9}{f['saved']:>8}{share:>9.1%}{f['correct_before']:>10}/{f['scored']:<5}{f['correct_after']:>7}")
+        print(
+            f"{name:<14}{f['answers']:>8}{f['loops']:>7}{f['tokens']:>9}{f['saved']:>8}{share:>9.1%}{f['correct_before']:>10}/{f['scored']:<5}{f['correct_after']:>7}"
+        )
     print(f"\n{len(changed)} verdict(s) change:")
     for row in changed:
         print(f"- {row['system']} {row['id']}: {row['before']} -> {row['after']}\n    full: {row['full'][:300]!r}\n    cut:  {row['cut'][:300]!r}")
     if args.json:
-        args.json.write_text(json.dumps({"per_system": per_system, "changed": changed, "ngram": args.ngram, "repeats": args.repeats}, indent=2), encoding="utf-8")
+        args.json.write_text(
+            json.dumps({"per_system": per_system, "changed": changed, "ngram": args.ngram, "repeats": args.repeats}, indent=2), encoding="utf-8"
+        )
     return 0
 
 

@@ -60,13 +60,22 @@ def test_unknown_system() -> None:
 
 
 def test_plugin_that_raises_on_import(plugin_path: Path, tmp_path: Path) -> None:
-    assert_clean_error(harness("run", "--systems", "broken", "--benchmark", str(STARTER), "--output-dir", str(tmp_path)), "system 'broken'", "RuntimeError", "fix or uninstall fake-harness-plugin")
+    assert_clean_error(
+        harness("run", "--systems", "broken", "--benchmark", str(STARTER), "--output-dir", str(tmp_path)),
+        "system 'broken'",
+        "RuntimeError",
+        "fix or uninstall fake-harness-plugin",
+    )
 
 
 def test_output_directory_not_writable(plugin_path: Path, tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    assert_clean_error(harness("run", "--systems", "echo", "--benchmark", str(STARTER), "--output-dir", str(blocker / "run")), f"{blocker / 'run'}: output directory is not writable", "--output-dir")
+    assert_clean_error(
+        harness("run", "--systems", "echo", "--benchmark", str(STARTER), "--output-dir", str(blocker / "run")),
+        f"{blocker / 'run'}: output directory is not writable",
+        "--output-dir",
+    )
 
 
 @pytest.mark.parametrize(
@@ -77,7 +86,10 @@ def test_output_directory_not_writable(plugin_path: Path, tmp_path: Path) -> Non
         ("[systems\n", ["systems.toml", "fix the TOML syntax"]),
         ("[systems.vanilla]\nbatchsize = 2\n", ["systems.toml:systems.vanilla.batchsize: unknown key; did you mean 'batch_size'?"]),
         ("[systems.rag]\nretriever = { k = 0 }\n", ["systems.toml:systems.rag.retriever.k: 0 passages is out of range; use 1..32"]),
-        ('[systems.rag+mine]\nmodel = "smollm2-135m-instruct"\nretriever = { k = 4, colour = "red" }\n', ["systems.toml:systems.rag+mine.retriever.colour: unknown retriever option; allowed:"]),
+        (
+            '[systems.rag+mine]\nmodel = "smollm2-135m-instruct"\nretriever = { k = 4, colour = "red" }\n',
+            ["systems.toml:systems.rag+mine.retriever.colour: unknown retriever option; allowed:"],
+        ),
     ],
     ids=["unknown-key", "unknown-system-in-config", "syntax", "unknown-system-key", "bad-retriever-k", "unknown-retriever-key"],
 )
@@ -87,7 +99,14 @@ def test_bad_system_config(tmp_path: Path, toml: str, fragments: list[str]) -> N
     assert_clean_error(harness("run", "--systems", "vanilla", "--system-config", str(path), "--benchmark", str(STARTER)), *fragments)
 
 
-@pytest.mark.parametrize(("flag", "fragment"), [(["--limit", "0"], "--limit must be >= 1"), (["--shard", "5/2"], "--shard: need 0 <= I < N"), (["--max-new-tokens", "0"], "--max-new-tokens must be in 1..8192")])
+@pytest.mark.parametrize(
+    ("flag", "fragment"),
+    [
+        (["--limit", "0"], "--limit must be >= 1"),
+        (["--shard", "5/2"], "--shard: need 0 <= I < N"),
+        (["--max-new-tokens", "0"], "--max-new-tokens must be in 1..8192"),
+    ],
+)
 def test_bad_value_range(plugin_path: Path, tmp_path: Path, flag: list[str], fragment: str) -> None:
     assert_clean_error(harness("run", "--systems", "echo", "--benchmark", str(STARTER), "--output-dir", str(tmp_path), *flag), fragment)
 
@@ -95,16 +114,28 @@ def test_bad_value_range(plugin_path: Path, tmp_path: Path, flag: list[str], fra
 def test_bad_benchmark_toml(tmp_path: Path, plugin_path: Path) -> None:
     write_items(tmp_path / "items.jsonl", [json.dumps(GOOD)])
     (tmp_path / "benchmark.toml").write_text('name = "x"\ndefault_rel_tol = 3\n')
-    assert_clean_error(harness("run", "--systems", "echo", "--benchmark", str(tmp_path / "items.jsonl"), "--output-dir", str(tmp_path / "o")), "benchmark.toml: default_rel_tol: must be a fraction in (0, 1), got 3")
+    assert_clean_error(
+        harness("run", "--systems", "echo", "--benchmark", str(tmp_path / "items.jsonl"), "--output-dir", str(tmp_path / "o")),
+        "benchmark.toml: default_rel_tol: must be a fraction in (0, 1), got 3",
+    )
     (tmp_path / "benchmark.toml").write_text('name = "x"\ncolour = "red"\n')
-    assert_clean_error(harness("run", "--systems", "echo", "--benchmark", str(tmp_path / "items.jsonl"), "--output-dir", str(tmp_path / "o")), "benchmark.toml: colour: unknown key")
+    assert_clean_error(
+        harness("run", "--systems", "echo", "--benchmark", str(tmp_path / "items.jsonl"), "--output-dir", str(tmp_path / "o")),
+        "benchmark.toml: colour: unknown key",
+    )
 
 
 def test_missing_and_empty_corpus(tmp_path: Path) -> None:
-    assert_clean_error(harness("index", "build", "--docs", str(tmp_path / "nope"), "--out", str(tmp_path / "idx"), "--quiet"), f"{tmp_path / 'nope'}: docs folder not found", "--docs DIR")
+    assert_clean_error(
+        harness("index", "build", "--docs", str(tmp_path / "nope"), "--out", str(tmp_path / "idx"), "--quiet"),
+        f"{tmp_path / 'nope'}: docs folder not found",
+        "--docs DIR",
+    )
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.bin").write_bytes(b"\0\1")
-    assert_clean_error(harness("index", "build", "--docs", str(tmp_path / "empty"), "--out", str(tmp_path / "idx"), "--quiet"), "no .md, .txt or .pdf documents found")
+    assert_clean_error(
+        harness("index", "build", "--docs", str(tmp_path / "empty"), "--out", str(tmp_path / "idx"), "--quiet"), "no .md, .txt or .pdf documents found"
+    )
     assert_clean_error(harness("corpus", "stats", "--no-tokens", "--corpus", str(tmp_path / "nope")), "corpus folder not found")
 
 
@@ -112,7 +143,10 @@ def test_missing_and_empty_corpus(tmp_path: Path) -> None:
 def test_corrupt_and_stale_faiss_index(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
-    (docs / "a.md").write_text("---\ntitle: A\ntopic: t\nversion: 1\n---\n# Refresh\n\nDRAM cells leak and are refreshed every 64 ms.\n\n## Banks\n\nDDR5 has 32 banks in 8 bank groups.\n")
+    (docs / "a.md").write_text(
+        "---\ntitle: A\ntopic: t\nversion: 1\n---\n# Refresh\n\nDRAM cells leak and are refreshed every 64 ms.\n\n"
+        "## Banks\n\nDDR5 has 32 banks in 8 bank groups.\n"
+    )
     index = tmp_path / "idx"
     built = harness("index", "build", "--docs", str(docs), "--out", str(index), "--quiet")
     assert built.returncode == 0, built.stderr

@@ -38,7 +38,9 @@ def tiny_bin_model(tmp_path: Path) -> Path:
     from tests.adapters.conftest import byte_bpe_tokenizer
 
     tokenizer = byte_bpe_tokenizer()
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1))
+    model = LlamaForCausalLM(
+        LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1)
+    )
     folder = tmp_path / "legacy"
     folder.mkdir()
     model.config.save_pretrained(folder)
@@ -117,7 +119,9 @@ def test_typed_system_names_are_looked_up_never_imported(typed: str, monkeypatch
 
 
 def test_cli_refuses_an_import_path_as_a_system_name() -> None:
-    result = subprocess.run([sys.executable, "-m", "harness", "run", "--systems", "os:system", "--benchmark", str(STARTER)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "harness", "run", "--systems", "os:system", "--benchmark", str(STARTER)], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 2 and "Unknown system 'os:system'" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -133,8 +137,25 @@ def test_every_output_stays_inside_the_output_directory(tmp_path: Path, plugin_p
     before = {p for p in tmp_path.rglob("*")}
     out = tmp_path / "work" / "run"
     result = subprocess.run(
-        [sys.executable, "-m", "harness", "run", "--systems", "echo", "--benchmark", str(items), "--output-dir", str(out), "--quiet", "--baseline-system", "echo"],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "run",
+            "--systems",
+            "echo",
+            "--benchmark",
+            str(items),
+            "--output-dir",
+            str(out),
+            "--quiet",
+            "--baseline-system",
+            "echo",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     created = {p for p in tmp_path.rglob("*")} - before

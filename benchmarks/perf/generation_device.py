@@ -21,7 +21,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 # SmolLM2-135M's architecture (config.json of HuggingFaceTB/SmolLM2-135M-Instruct)
-SMOLLM2 = dict(vocab_size=49152, hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9, num_key_value_heads=3, max_position_embeddings=8192, rope_theta=100000.0, rms_norm_eps=1e-5, tie_word_embeddings=True, bos_token_id=1, eos_token_id=2, pad_token_id=2)
+SMOLLM2 = dict(
+    vocab_size=49152,
+    hidden_size=576,
+    intermediate_size=1536,
+    num_hidden_layers=30,
+    num_attention_heads=9,
+    num_key_value_heads=3,
+    max_position_embeddings=8192,
+    rope_theta=100000.0,
+    rms_norm_eps=1e-5,
+    tie_word_embeddings=True,
+    bos_token_id=1,
+    eos_token_id=2,
+    pad_token_id=2,
+)
 
 
 def sync(device: str) -> None:
@@ -48,7 +62,9 @@ def plain(model, prompts, budgets, device: str, batch: int) -> tuple[list[list[i
             mask[row, width - len(prompts[i]) :] = 1
         budget = max(budgets[i] for i in chunk)
         with torch.inference_mode():
-            gen = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=budget, do_sample=False, pad_token_id=2, eos_token_id=2)
+            gen = model.generate(
+                input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=budget, do_sample=False, pad_token_id=2, eos_token_id=2
+            )
         for row, i in enumerate(chunk):
             tokens = gen[row, width:].tolist()[: budgets[i]]
             out[i] = tokens[: tokens.index(2)] if 2 in tokens else tokens
@@ -87,7 +103,14 @@ def main() -> int:
     generator = torch.Generator().manual_seed(1)
     prompts = [torch.randint(3, 49152, (int(n),), generator=generator).tolist() for n in torch.randint(32, 400, (args.prompts,), generator=generator)]
     budgets = [int(b) for b in torch.randint(16, args.max_new_tokens + 1, (args.prompts,), generator=generator)]
-    report: dict = {"device": args.device, "name": torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu", "torch": torch.__version__, "prompts": args.prompts, "max_new_tokens": args.max_new_tokens, "tokens_requested": sum(budgets)}
+    report: dict = {
+        "device": args.device,
+        "name": torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu",
+        "torch": torch.__version__,
+        "prompts": args.prompts,
+        "max_new_tokens": args.max_new_tokens,
+        "tokens_requested": sum(budgets),
+    }
     import transformers
 
     report["transformers"] = transformers.__version__

@@ -44,7 +44,18 @@ def test_tiny_random_llama_continuous_vs_generate(benchmark: Any) -> None:
     tok = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>")
     tok.padding_side = "left"
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(words), hidden_size=256, intermediate_size=512, num_hidden_layers=4, num_attention_heads=8, num_key_value_heads=4, max_position_embeddings=256, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    config = LlamaConfig(
+        vocab_size=len(words),
+        hidden_size=256,
+        intermediate_size=512,
+        num_hidden_layers=4,
+        num_attention_heads=8,
+        num_key_value_heads=4,
+        max_position_embeddings=256,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
     model = LlamaForCausalLM(config).eval()
     requests = [GenerationRequest(id=f"r{i}", prompt=" ".join(f"w{(i * 13 + j) % 500}" for j in range(8 + (i * 7) % 33)), max_new_tokens=32) for i in range(32)]
     started = time.perf_counter()
@@ -54,7 +65,14 @@ def test_tiny_random_llama_continuous_vs_generate(benchmark: Any) -> None:
     results = benchmark.pedantic(lambda: generator.generate(requests), rounds=1, iterations=1)
     ours_s = benchmark.stats.stats.mean
     assert [r.text for r in results] == plain
-    report(benchmark, "tiny llama: ours vs plain generate batch 1", prompts=len(requests), plain_s=round(plain_s, 3), ours_s=round(ours_s, 3), speedup=round(plain_s / ours_s, 2))
+    report(
+        benchmark,
+        "tiny llama: ours vs plain generate batch 1",
+        prompts=len(requests),
+        plain_s=round(plain_s, 3),
+        ours_s=round(ours_s, 3),
+        speedup=round(plain_s / ours_s, 2),
+    )
 
 
 def test_smollm2_runner_vs_plain_generate(benchmark: Any) -> None:

@@ -96,7 +96,15 @@ def test_query_latency_bundled(benchmark: Any, bundled: Any, embedder: MiniLMEmb
         search_only.append(time.perf_counter() - started)
     benchmark(lambda: bundled.search(embedder.encode([questions[0]]), 10))
     end_to_end, search = percentiles(timings), percentiles(search_only)
-    report(benchmark, "query bundled corpus (embed + top-10)", chunks=len(bundled), queries=len(questions), **end_to_end, search_p50_ms=search["p50_ms"], search_p95_ms=search["p95_ms"])
+    report(
+        benchmark,
+        "query bundled corpus (embed + top-10)",
+        chunks=len(bundled),
+        queries=len(questions),
+        **end_to_end,
+        search_p50_ms=search["p50_ms"],
+        search_p95_ms=search["p95_ms"],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -150,4 +158,11 @@ def test_minilm_throughput_on_chunk_texts(benchmark: Any, bundled: Any, embedder
     benchmark.pedantic(lambda: embedder.encode(texts), rounds=1, iterations=1)
     elapsed = time.perf_counter() - started
     rate = len(texts) / elapsed
-    report(benchmark, "MiniLM on chunk texts", texts=len(texts), seconds=round(elapsed, 2), chunks_per_s=round(rate, 1), est_100k_embed_min=round(100_000 / rate / 60, 1))
+    report(
+        benchmark,
+        "MiniLM on chunk texts",
+        texts=len(texts),
+        seconds=round(elapsed, 2),
+        chunks_per_s=round(rate, 1),
+        est_100k_embed_min=round(100_000 / rate / 60, 1),
+    )

@@ -37,7 +37,10 @@ def handle(args: argparse.Namespace) -> int:
     if not rows:
         raise DataError(f"{args.run_a} and {args.run_b} share no system with graded answers; compare runs of the same systems")
     if not any(row.n for row in rows):
-        raise DataError(f"{args.run_a} and {args.run_b} share no graded item (same system, same item id); compare runs over the same items (same benchmark, --sample/--shard/--limit)")
+        raise DataError(
+            f"{args.run_a} and {args.run_b} share no graded item (same system, same item id); "
+            "compare runs over the same items (same benchmark, --sample/--shard/--limit)"
+        )
     if args.json:
         print(json.dumps([r.to_dict() for r in rows], indent=2))
     else:

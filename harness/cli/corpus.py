@@ -64,7 +64,10 @@ def handle_contamination(args: argparse.Namespace) -> int:
         hit = [o for o in overlaps if o.shared]
         mean = sum(o.fraction for o in overlaps) / len(overlaps)
         worst = max([worst] + [o.fraction for o in overlaps])
-        print(f"{path}: {len(items)} questions, {len(hit)} share a {args.n}-gram with the corpus, mean overlap {mean:.4f}, max {max(o.fraction for o in overlaps):.4f}")
+        print(
+            f"{path}: {len(items)} questions, {len(hit)} share a {args.n}-gram with the corpus, "
+            f"mean overlap {mean:.4f}, max {max(o.fraction for o in overlaps):.4f}"
+        )
         for o in sorted(hit, key=lambda o: -o.fraction)[:10]:
             print(f"  {o.id}: {o.fraction:.3f} ({o.shared} shared {args.n}-grams)")
     return 0

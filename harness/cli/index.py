@@ -1,9 +1,9 @@
 """``python -m harness index build|query|eval``: the retrieval index of the RAG systems.
 
-    python -m harness index build --docs benchmarks/corpus            # cached default location
-    python -m harness index build --docs my_notes/ --out idx/ --index-type hnsw
-    python -m harness index query "tREFI above 85 C" -k 5
-    python -m harness index eval --benchmark benchmarks/raq/items.jsonl --json retrieval.json
+python -m harness index build --docs benchmarks/corpus            # cached default location
+python -m harness index build --docs my_notes/ --out idx/ --index-type hnsw
+python -m harness index query "tREFI above 85 C" -k 5
+python -m harness index eval --benchmark benchmarks/raq/items.jsonl --json retrieval.json
 """
 
 from __future__ import annotations
@@ -16,9 +16,13 @@ from typing import Any
 
 
 def _index_options(p: argparse.ArgumentParser, building: bool = False) -> None:
-    p.add_argument("--docs", type=Path, default=None, help="folder of .md/.txt/.pdf documents (default: benchmarks/corpus, or the one an --index was built from)")
+    p.add_argument(
+        "--docs", type=Path, default=None, help="folder of .md/.txt/.pdf documents (default: benchmarks/corpus, or the one an --index was built from)"
+    )
     if not building:
-        p.add_argument("--index", type=Path, default=None, help="an index folder from `index build --out` (default: the cached index of --docs, built on first use)")
+        p.add_argument(
+            "--index", type=Path, default=None, help="an index folder from `index build --out` (default: the cached index of --docs, built on first use)"
+        )
     p.add_argument("--chunk-size", type=int, default=None, help="MiniLM word pieces per chunk (default 200)")
     p.add_argument("--chunk-overlap", type=int, default=None, help="word pieces shared by consecutive chunks (default 30)")
     p.add_argument("--index-type", choices=["flat", "hnsw", "ivf"], default=None, help="flat = exact (default); hnsw / ivf = approximate, for large corpora")
@@ -83,7 +87,10 @@ def handle_build(args: argparse.Namespace) -> int:
     m = index.manifest
     counts, build = m["counts"], m["build"]
     print(f"index written to {index.folder}")
-    print(f"  {counts['files']} files -> {counts['section_nodes']} sections -> {counts['chunks']} chunks ({counts['heading_only_skipped']} heading-only sections skipped)")
+    print(
+        f"  {counts['files']} files -> {counts['section_nodes']} sections -> {counts['chunks']} chunks "
+        f"({counts['heading_only_skipped']} heading-only sections skipped)"
+    )
     print(f"  {config.index_type} index, {counts['dim']}-d MiniLM vectors, chunk_size {chunking.chunk_size}, overlap {chunking.chunk_overlap}")
     print(f"  chunking {build['chunk_s']} s, embedding {build['embed_s']} s, FAISS {build['index_s']} s: {build['chunks_per_s']} chunks/s (embed + index)")
     print(f"  index_hash {m['index_hash']}")

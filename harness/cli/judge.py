@@ -9,7 +9,11 @@ from typing import Any
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("judge", help="pairwise preferences from an automatic judge", description="Ask a judge system which of two anonymous answers is better, in both orders; votes go to RUN_DIR/judge_preferences.jsonl.")
+    p = sub.add_parser(
+        "judge",
+        help="pairwise preferences from an automatic judge",
+        description="Ask a judge system which of two anonymous answers is better, in both orders; votes go to RUN_DIR/judge_preferences.jsonl.",
+    )
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run folder written by `run`")
     p.add_argument("--judge", required=True, help="registered system that judges (see `list`), e.g. teacher or an openai endpoint")
     p.add_argument("--systems", default=None, help="comma list of systems to compare (default: every system in the run)")
@@ -40,7 +44,10 @@ def handle(args: argparse.Namespace) -> int:
     systems = [s.strip() for s in args.systems.split(",") if s.strip()] if args.systems else None
     judge = registry.create(args.judge, **opts)
     counts = judge_run(args.run_dir, judge, config, systems=systems, quiet=args.quiet)
-    print(f"judge {args.judge}: {counts['judged']} comparisons judged ({counts['cached_replies']} replies from cache), {counts['reused']} already in {args.run_dir / 'judge_preferences.jsonl'}")
+    print(
+        f"judge {args.judge}: {counts['judged']} comparisons judged ({counts['cached_replies']} replies from cache), "
+        f"{counts['reused']} already in {args.run_dir / 'judge_preferences.jsonl'}"
+    )
     summary = preference_summary(args.run_dir)
     if summary is not None:
         print(render_preferences_markdown(summary), end="")

@@ -36,7 +36,9 @@ COMMANDS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m harness", description="Evaluate vanilla, LoRA, LoRA-KD and RAG systems on the RAQ microelectronics benchmark.")
+    parser = argparse.ArgumentParser(
+        prog="python -m harness", description="Evaluate vanilla, LoRA, LoRA-KD and RAG systems on the RAQ microelectronics benchmark."
+    )
     parser.add_argument("--version", action="version", version=f"raq-harness {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log INFO (-v) or DEBUG (-vv) messages")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -7,7 +7,13 @@ from pathlib import Path
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("merge", help="combine the folders of sharded runs (--shard I/N) into one run", description="Combine run folders written with --shard I/N into one run: samples deduplicated, item snapshots united, run.json rebuilt, metrics recomputed.")
+    p = sub.add_parser(
+        "merge",
+        help="combine the folders of sharded runs (--shard I/N) into one run",
+        description=(
+            "Combine run folders written with --shard I/N into one run: samples deduplicated, item snapshots united, run.json rebuilt, metrics recomputed."
+        ),
+    )
     p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR", help="run folders to merge (the first wins on duplicate answers)")
     p.add_argument("--output-dir", type=Path, required=True, help="new (or empty) folder for the merged run")
     p.set_defaults(func=handle)

@@ -9,7 +9,11 @@ from pathlib import Path
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("rate", help="rate a run's answers in a browser (blind pairwise)", description="Serve a local page where raters compare two anonymous answers at a time; votes go to RUN_DIR/preferences.jsonl as they are cast.")
+    p = sub.add_parser(
+        "rate",
+        help="rate a run's answers in a browser (blind pairwise)",
+        description="Serve a local page where raters compare two anonymous answers at a time; votes go to RUN_DIR/preferences.jsonl as they are cast.",
+    )
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run folder written by `run`")
     p.add_argument("--systems", default=None, help="comma list of systems to compare (default: every system in the run)")
     p.add_argument("--rater", default=None, help="open the page directly for this rater name")

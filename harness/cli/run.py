@@ -16,22 +16,44 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--systems", default="all", help="'all' or a comma list of names (see `list`)")
     p.add_argument("--benchmark", default=None, help="items JSONL (default: benchmarks/raq/items.jsonl)")
     p.add_argument("--limit", type=int, default=None, help="first N items only")
-    p.add_argument("--sample", type=int, default=None, metavar="N", help="N items drawn stratified by category and topic (seeded by --seed): a quick, representative run")
+    p.add_argument(
+        "--sample", type=int, default=None, metavar="N", help="N items drawn stratified by category and topic (seeded by --seed): a quick, representative run"
+    )
     p.add_argument("--shard", default=None, metavar="I/N", help="run the I-th of N deterministic slices (0-based)")
     p.add_argument("--output-dir", default=None, help="run folder (default runs/<timestamp>-<hash>); an existing one is resumed")
-    p.add_argument("--batch-size", type=int, default=None, help="rows decoded together (default: automatic for local models from a KV-cache budget; 16 requests per call otherwise)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="rows decoded together (default: automatic for local models from a KV-cache budget; 16 requests per call otherwise)",
+    )
     p.add_argument("--max-new-tokens", type=int, default=192, help="completion budget in tokens (default 192)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (greedy decoding ignores it)")
-    p.add_argument("--dtype", default=None, choices=["auto", "float32", "bfloat16", "float16"], help="weights dtype for local models (default auto: fp32 on CPU, bf16 on CUDA)")
+    p.add_argument(
+        "--dtype",
+        default=None,
+        choices=["auto", "float32", "bfloat16", "float16"],
+        help="weights dtype for local models (default auto: fp32 on CPU, bf16 on CUDA)",
+    )
     p.add_argument("--device", default=None, help="auto, cpu or cuda[:N] for local models")
     p.add_argument("--system-config", type=Path, default=None, help="TOML with [systems.NAME] tables of options (e.g. an openai endpoint)")
     p.add_argument("--baseline-system", default="vanilla", help="paired comparisons are against this system")
     p.add_argument("--no-cache", action="store_true", help="regenerate every answer")
-    p.add_argument("--no-loop-stop", action="store_true", help="let local models finish repetition loops instead of ending the answer (finish_reason 'loop'); see docs/performance.md")
+    p.add_argument(
+        "--no-loop-stop",
+        action="store_true",
+        help="let local models finish repetition loops instead of ending the answer (finish_reason 'loop'); see docs/performance.md",
+    )
     p.add_argument("--train-missing", action="store_true", help="train adapters that are missing or stale instead of refusing them")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     gate = p.add_argument_group("regression gate", "compare this run with a committed baseline run (paired, one-sided exact McNemar, Holm)")
-    gate.add_argument("--baseline", type=Path, default=None, metavar="RUN_JSON", help="baseline run.json (default: reports/baseline/run.json when it exists and was made on the same benchmark; 'none' skips the gate)")
+    gate.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        metavar="RUN_JSON",
+        help="baseline run.json (default: reports/baseline/run.json when it exists and was made on the same benchmark; 'none' skips the gate)",
+    )
     gate.add_argument("--fail-on-regression", action="store_true", help="exit 1 when a system is significantly worse than the baseline")
     gate.add_argument("--alpha", type=float, default=0.05, help="family-wise significance level (default 0.05)")
     gate.add_argument("--min-effect", type=float, default=0.02, help="smallest worsening that fails, as a rate difference (default 0.02 = 2 points)")

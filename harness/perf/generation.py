@@ -137,7 +137,9 @@ def compare_generation(
         log.warning("our two fp32 passes disagree on %d items", sum(a != b for a, b in zip(first.texts, second.texts)))
     report.passes["ours"] = Pass("ours", (first.wall_s + second.wall_s) / 2, first.texts, first.completion_tokens, second.load_avg)
     if plain_batch > 1:
-        report.passes[f"plain-b{plain_batch}"] = timed(f"plain-b{plain_batch}", lambda: plain_generate(generator.model, generator.tokenizer, requests, plain_batch))
+        report.passes[f"plain-b{plain_batch}"] = timed(
+            f"plain-b{plain_batch}", lambda: plain_generate(generator.model, generator.tokenizer, requests, plain_batch)
+        )
     system.close()
     variants: list[tuple[str, dict[str, Any]]] = [("ours-loopstop", {"loop_stop": True}), ("ours-int8", {"quantize": "int8", "loop_stop": False})]
     cpu = cpu_features()

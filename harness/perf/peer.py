@@ -55,7 +55,9 @@ def _lm_eval() -> Any:
     return lm_eval
 
 
-def compare_with_lm_eval(items: int = 40, max_new_tokens: int = 96, benchmark_path: str | None = None, model: str = "smollm2-135m-instruct", batch_size: int = 16) -> PeerReport:
+def compare_with_lm_eval(
+    items: int = 40, max_new_tokens: int = 96, benchmark_path: str | None = None, model: str = "smollm2-135m-instruct", batch_size: int = 16
+) -> PeerReport:
     lm_eval = _lm_eval()
     from lm_eval.models.huggingface import HFLM
 
@@ -130,7 +132,13 @@ def compare_with_lm_eval(items: int = 40, max_new_tokens: int = 96, benchmark_pa
         log.warning("our two passes disagree on %d items", sum(again[i] != ours[i] for i in ours))
     ours_wall, ours_generate = (first_wall + second_wall) / 2, (first_generate + second_generate) / 2
     samples = (results or {}).get("samples", {}).get(TASK, [])
-    peer = {s["doc"]["id"]: (str(s["resps"][0][0]).strip(), str(s["arguments"][0][0] if isinstance(s["arguments"][0], (list, tuple)) else s["arguments"]["gen_args_0"]["arg_0"])) for s in samples}
+    peer = {
+        s["doc"]["id"]: (
+            str(s["resps"][0][0]).strip(),
+            str(s["arguments"][0][0] if isinstance(s["arguments"][0], (list, tuple)) else s["arguments"]["gen_args_0"]["arg_0"]),
+        )
+        for s in samples
+    }
     same = [i for i in ours if i in peer and peer[i][0] == ours[i]]
     prompts_same = [i for i in ours if i in peer and peer[i][1] == rendered[i]]
     examples = [{"id": i, "ours": ours[i][:160], "lm_eval": peer.get(i, ("<missing>", ""))[0][:160]} for i in ours if i not in same][:5]
@@ -156,6 +164,7 @@ def format_peer(report: PeerReport) -> str:
         f"| end to end (load + generate) | {r.peer_wall_s:.1f} s | {r.ours_wall_s:.1f} s | {r.peer_wall_s / r.ours_wall_s:.2f}x |",
         f"| generation only | {r.peer_generate_s:.1f} s | {r.ours_generate_s:.1f} s | {r.peer_generate_s / r.ours_generate_s:.2f}x |",
         "",
-        f"{r.items} items, max {r.max_new_tokens} new tokens, greedy fp32: identical text on {r.agreement:.1%} of items; identical prompt on {r.prompt_identical:.1%}.",
+        f"{r.items} items, max {r.max_new_tokens} new tokens, greedy fp32: "
+        f"identical text on {r.agreement:.1%} of items; identical prompt on {r.prompt_identical:.1%}.",
     ]
     return "\n".join(lines)

@@ -53,21 +53,64 @@ def generation_rows(items: int, max_new_tokens: int, benchmark: str | None, plai
         return f"; accuracy {acc[a]:.1%} -> {acc[b]:.1%}"
 
     setting = f"{report.items} items, max {max_new_tokens} new tokens"
-    rows = [Row("generation: ours vs plain generate, batch 1", fig("plain-b1"), fig("ours"), report.ratio("plain-b1", "ours"), f"greedy text identical on {report.agreement('ours', 'plain-b1'):.1%}{accuracy_note('plain-b1', 'ours')}; {setting}")]
+    rows = [
+        Row(
+            "generation: ours vs plain generate, batch 1",
+            fig("plain-b1"),
+            fig("ours"),
+            report.ratio("plain-b1", "ours"),
+            f"greedy text identical on {report.agreement('ours', 'plain-b1'):.1%}{accuracy_note('plain-b1', 'ours')}; {setting}",
+        )
+    ]
     batched = f"plain-b{plain_batch}"
     if batched in p:
-        rows.append(Row(f"generation: ours vs plain generate, batch {plain_batch}", fig(batched), fig("ours"), report.ratio(batched, "ours"), f"greedy text identical on {report.agreement('ours', batched):.1%}"))
+        rows.append(
+            Row(
+                f"generation: ours vs plain generate, batch {plain_batch}",
+                fig(batched),
+                fig("ours"),
+                report.ratio(batched, "ours"),
+                f"greedy text identical on {report.agreement('ours', batched):.1%}",
+            )
+        )
     if "ours-loopstop" in p:
         saved = 1 - p["ours-loopstop"].completion_tokens / p["ours"].completion_tokens if p["ours"].completion_tokens else 0.0
         prefix = sum(b.startswith(a) for a, b in zip(p["ours-loopstop"].texts, p["ours"].texts)) / max(1, len(p["ours"].texts))
-        rows.append(Row("generation: loop stop vs full answers (ours)", fig("ours"), fig("ours-loopstop"), report.ratio("ours", "ours-loopstop"), f"{saved:.0%} fewer completion tokens; cut answer a prefix of the full one on {prefix:.0%}{accuracy_note('ours', 'ours-loopstop')}"))
+        rows.append(
+            Row(
+                "generation: loop stop vs full answers (ours)",
+                fig("ours"),
+                fig("ours-loopstop"),
+                report.ratio("ours", "ours-loopstop"),
+                f"{saved:.0%} fewer completion tokens; cut answer a prefix of the full one on {prefix:.0%}{accuracy_note('ours', 'ours-loopstop')}",
+            )
+        )
     for label, what in (("ours-int8", "int8 dynamic"), ("ours-bf16", "bf16 weights"), ("ours-autocast", "bf16 autocast")):
         if label in p:
-            rows.append(Row(f"generation: {what} vs fp32 (ours)", fig("ours"), fig(label), report.ratio("ours", label), f"text identical to fp32 on {report.agreement(label, 'ours'):.1%}{accuracy_note('ours', label)}"))
+            rows.append(
+                Row(
+                    f"generation: {what} vs fp32 (ours)",
+                    fig("ours"),
+                    fig(label),
+                    report.ratio("ours", label),
+                    f"text identical to fp32 on {report.agreement(label, 'ours'):.1%}{accuracy_note('ours', label)}",
+                )
+            )
     if bf16 and report.bf16_hardware is False:
-        rows.append(Row("generation: bf16 vs fp32 (ours)", "-", "-", None, "skipped: this CPU has no bf16 hardware (no AVX-512-BF16, no AMX); see the matmul peak row"))
+        rows.append(
+            Row("generation: bf16 vs fp32 (ours)", "-", "-", None, "skipped: this CPU has no bf16 hardware (no AVX-512-BF16, no AMX); see the matmul peak row")
+        )
     loads = sorted(run.load_avg for run in p.values())
-    raw = {"items": report.items, "max_new_tokens": max_new_tokens, "passes": {k: {"wall_s": round(v.wall_s, 3), "completion_tokens": v.completion_tokens, "tokens_per_s": round(v.tokens_per_s, 2), "load_avg": v.load_avg} for k, v in p.items()}, "accuracy": acc, "load_avg_range": [loads[0], loads[-1]] if loads else None}
+    raw = {
+        "items": report.items,
+        "max_new_tokens": max_new_tokens,
+        "passes": {
+            k: {"wall_s": round(v.wall_s, 3), "completion_tokens": v.completion_tokens, "tokens_per_s": round(v.tokens_per_s, 2), "load_avg": v.load_avg}
+            for k, v in p.items()
+        },
+        "accuracy": acc,
+        "load_avg_range": [loads[0], loads[-1]] if loads else None,
+    }
     return rows, raw
 
 
@@ -79,7 +122,15 @@ def utilisation_rows(items: int, max_new_tokens: int, benchmark: str | None) -> 
     fp32, bf16 = matmul_peak("float32"), matmul_peak("bfloat16")
     flops = generation_flops(items, max_new_tokens, benchmark)
     hardware = f"CPU {cpu['capability']}, avx512_bf16 {cpu['avx512_bf16']}, AMX {cpu['amx_tile']}, {cpu['threads']} threads"
-    rows = [Row("matmul peak: bf16 vs fp32", f"fp32 {fp32.gflops:.0f} GFLOP/s", f"bf16 {bf16.gflops:.0f} GFLOP/s", bf16.gflops / fp32.gflops if fp32.gflops else None, hardware)]
+    rows = [
+        Row(
+            "matmul peak: bf16 vs fp32",
+            f"fp32 {fp32.gflops:.0f} GFLOP/s",
+            f"bf16 {bf16.gflops:.0f} GFLOP/s",
+            bf16.gflops / fp32.gflops if fp32.gflops else None,
+            hardware,
+        )
+    ]
     for phase in ("prefill", "decode"):
         figure = flops[phase]
         rate = figure["tokens"] / figure["s"] if figure["s"] else 0.0
@@ -88,7 +139,15 @@ def utilisation_rows(items: int, max_new_tokens: int, benchmark: str | None) -> 
             note += f"; {1 - figure['tokens'] / figure['padded_tokens']:.0%} of the computed positions were padding"
         if phase == "decode":
             note += f"; {figure['steps']} steps, {figure['tokens'] / max(1, figure['steps']):.1f} rows per step"
-        rows.append(Row(f"utilisation: {phase} (fp32) vs fp32 matmul peak", f"peak {fp32.gflops:.0f} GFLOP/s", f"{phase} {figure['gflops']:.0f} GFLOP/s ({rate:.0f} tok/s)", figure["gflops"] / fp32.gflops if fp32.gflops else None, note))
+        rows.append(
+            Row(
+                f"utilisation: {phase} (fp32) vs fp32 matmul peak",
+                f"peak {fp32.gflops:.0f} GFLOP/s",
+                f"{phase} {figure['gflops']:.0f} GFLOP/s ({rate:.0f} tok/s)",
+                figure["gflops"] / fp32.gflops if fp32.gflops else None,
+                note,
+            )
+        )
     return rows, {"cpu": cpu, "peak": {"float32": fp32.__dict__, "bfloat16": bf16.__dict__}, "generation": flops}
 
 
@@ -116,7 +175,13 @@ def load_rows(model: str = "smollm2-135m-instruct", repeats: int = 3) -> tuple[l
                 os.environ.pop("HARNESS_CACHE", None)
             else:
                 os.environ["HARNESS_CACHE"] = previous
-    row = Row(f"model load ({model}): warm vs cold", f"cold {cold:.1f} s (convert + load)", f"warm {warm:.2f} s (median of {repeats})", cold / warm if warm > 0 else None, "target: warm <= 2 s")
+    row = Row(
+        f"model load ({model}): warm vs cold",
+        f"cold {cold:.1f} s (convert + load)",
+        f"warm {warm:.2f} s (median of {repeats})",
+        cold / warm if warm > 0 else None,
+        "target: warm <= 2 s",
+    )
     return [row], {"cold_s": round(cold, 3), "warm_s": round(warm, 3)}
 
 
@@ -134,7 +199,15 @@ def plugin_rows(section: str, **options: Any) -> tuple[list[Row], dict[str, Any]
     return list(rows), dict(figures)
 
 
-def run_suite(sections: tuple[str, ...] = SECTIONS, items: int = 24, max_new_tokens: int = 96, benchmark: str | None = None, plain_batch: int = 16, bf16: bool = True, training_steps: int = 2) -> tuple[list[Row], dict[str, Any]]:
+def run_suite(
+    sections: tuple[str, ...] = SECTIONS,
+    items: int = 24,
+    max_new_tokens: int = 96,
+    benchmark: str | None = None,
+    plain_batch: int = 16,
+    bf16: bool = True,
+    training_steps: int = 2,
+) -> tuple[list[Row], dict[str, Any]]:
     """All requested rows and the raw figures behind them."""
     makers: dict[str, Callable[[], tuple[list[Row], dict[str, Any]]]] = {
         "generation": lambda: generation_rows(items, max_new_tokens, benchmark, plain_batch, bf16),

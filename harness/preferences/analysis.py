@@ -115,17 +115,19 @@ def describe(votes: Sequence[Vote], resamples: int, seed: int) -> dict[str, Any]
     for p, (x, y) in enumerate(pairs):
         first, second, ties, both_wrong = (int(c) for c in totals[p])
         decisive = first + second
-        block["pairwise"].append({
-            "systems": [x, y],
-            "comparisons": first + second + ties + both_wrong,
-            "wins": {x: first, y: second},
-            "ties": ties,
-            "both_wrong": both_wrong,
-            "win_rate": float(point_rate[p]),  # of x over y
-            "win_rate_ci": [float(boot_rate_lo[p]), float(boot_rate_hi[p])],
-            "decisive_win_rate": first / decisive if decisive else None,
-            "decisive_ci": list(wilson_interval(first, decisive)) if decisive else None,
-        })
+        block["pairwise"].append(
+            {
+                "systems": [x, y],
+                "comparisons": first + second + ties + both_wrong,
+                "wins": {x: first, y: second},
+                "ties": ties,
+                "both_wrong": both_wrong,
+                "win_rate": float(point_rate[p]),  # of x over y
+                "win_rate_ci": [float(boot_rate_lo[p]), float(boot_rate_hi[p])],
+                "decisive_win_rate": first / decisive if decisive else None,
+                "decisive_ci": list(wilson_interval(first, decisive)) if decisive else None,
+            }
+        )
 
     system_index = {s: i for i, s in enumerate(systems)}
     scores = bradley_terry(_wins_matrix(totals, pairs, system_index), PSEUDO_TIES)
@@ -172,7 +174,9 @@ def rater_agreement(votes: Sequence[Vote]) -> dict[str, Any] | None:
         a, b = raters
         both = [labels for labels in shared.values() if a in labels and b in labels]
         first, second = [labels[a] for labels in both], [labels[b] for labels in both]
-        result.update(method="cohen", kappa=cohen_kappa(first, second), observed_agreement=(sum(x == y for x, y in zip(first, second)) / len(both)) if both else None)
+        result.update(
+            method="cohen", kappa=cohen_kappa(first, second), observed_agreement=(sum(x == y for x, y in zip(first, second)) / len(both)) if both else None
+        )
         return result
     table = [[sum(label == outcome for label in labels.values()) for outcome in OUTCOMES] for labels in shared.values()]
     pairs_agreeing = [_pairwise_agreement(labels.values()) for labels in shared.values()]

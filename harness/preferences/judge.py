@@ -65,7 +65,10 @@ _BARE = re.compile(r"""^[\s*_"'`(\[]*(?:(?:answer|option|verdict|choice)\s*:?\s*
 _TIE = re.compile(r"^[\s*_\"'`(\[]*(?:verdict\s*:?\s*)?(tie|draw|equal|equally|same|both\s+(?:are\s+)?(?:equally\s+)?(?:good|correct|equal))\b", re.IGNORECASE)
 _OTHER_VERDICT = re.compile(r"\b([AB])\b|\b([Tt]ie)\b")  # capital letters only: "a" is usually the article
 _PHRASES = (
-    re.compile(r"(?:\b(?:answer|response|option)\s+|^\s*)\(?([ab])\)?\s+is\s+(?:the\s+)?(?:better|more\s+correct|correct|preferred|superior)", re.IGNORECASE | re.MULTILINE),
+    re.compile(
+        r"(?:\b(?:answer|response|option)\s+|^\s*)\(?([ab])\)?\s+is\s+(?:the\s+)?(?:better|more\s+correct|correct|preferred|superior)",
+        re.IGNORECASE | re.MULTILINE,
+    ),
     re.compile(r"\b(?:verdict|choice|winner|better\s+answer)\s*(?:is|:)\s*\(?\[?\[?([ab])\b", re.IGNORECASE),
     re.compile(r"\bis\s*:?\s*(?:[Aa]nswer\s+)?\(?([AB])\)?\s*(?:[.!]|$)", re.MULTILINE),  # "The answer is A." (capital: not the article)
     re.compile(r"\[\[([ab])\]\]", re.IGNORECASE),
@@ -119,10 +122,11 @@ def combine(comparison: Comparison, first_reply: str, second_reply: str, judge: 
         {"a": x, "b": y, "tie": "tie"}.get(parse_verdict(first_reply) or "", None),
         {"a": y, "b": x, "tie": "tie"}.get(parse_verdict(second_reply) or "", None),
     ]
-    if None in as_system:
+    winner_first, winner_second = as_system
+    if winner_first is None or winner_second is None:
         choice, consistent = "invalid", None
-    elif as_system[0] == as_system[1]:
-        choice, consistent = {x: "a", y: "b", "tie": "tie"}[as_system[0]], True
+    elif winner_first == winner_second:
+        choice, consistent = {x: "a", y: "b", "tie": "tie"}[winner_first], True
     else:
         choice, consistent = "tie", False
     details: dict[str, Any] = {
@@ -161,7 +165,7 @@ def judge_run(run_dir: Path, judge: System, config: JudgeConfig = JudgeConfig(),
         step = max(1, config.batch_size // 2)
         for start in range(0, len(todo), step):
             chunk = todo[start : start + step]
-            requests = [r for c in chunk for r in build_requests(c, answers.questions[c.item], lambda s, c=c: answers.responses[(c.item, s)], config)]
+            requests = [r for c in chunk for r in build_requests(c, answers.questions[c.item], lambda s: answers.responses[(c.item, s)], config)]
             replies = _generate(judge, requests, fingerprint, cache, counts)
             for c, (first, second) in zip(chunk, zip(replies[::2], replies[1::2])):
                 store.append(combine(c, first, second, judge.name, fingerprint))
@@ -196,9 +200,14 @@ def _generate(judge: System, requests: list[GenerationRequest], fingerprint: dic
         except HarnessError:
             raise
         except Exception as exc:
-            raise GenerationError(f"judge '{judge.name}' failed on {pending[0].id}..{pending[-1].id}: {type(exc).__name__}: {exc}; votes so far are kept") from exc
+            raise GenerationError(
+                f"judge '{judge.name}' failed on {pending[0].id}..{pending[-1].id}: {type(exc).__name__}: {exc}; votes so far are kept"
+            ) from exc
         if [r.id for r in results] != [r.id for r in pending]:
-            raise GenerationError(f"judge '{judge.name}' returned {len(results)} results for {len(pending)} requests (or out of order); a System must return one result per request, in order")
+            raise GenerationError(
+                f"judge '{judge.name}' returned {len(results)} results for {len(pending)} requests (or out of order); "
+                "a System must return one result per request, in order"
+            )
         fresh = {r.id: res for r, res in zip(pending, results)}
         if cache is not None:
             cache.put_many(judge.name, [(k, fresh[r.id]) for r, k in zip(requests, keys) if r.id in fresh])

@@ -40,7 +40,7 @@ def _kappa(value: float | None) -> str:
 
 def _sections(summary: dict[str, Any]) -> list[tuple[str, list[str], list[str], list[Row]]]:
     """(heading, prose lines, table header, table rows) for each block, shared by both renderers."""
-    out = []
+    out: list[tuple[str, list[str], list[str], list[Row]]] = []
     blocks = []
     if summary.get("human"):
         blocks.append(("Human raters", summary["human"]))
@@ -55,28 +55,50 @@ def _sections(summary: dict[str, Any]) -> list[tuple[str, list[str], list[str], 
         if agreement is not None:
             name = "Cohen's" if agreement["method"] == "cohen" else "Fleiss'"
             prose.append(
-                f"Inter-rater agreement: {name} kappa {_kappa(agreement['kappa'])} on {_n(agreement['shared_comparisons'], 'comparison')} rated by more than one rater "
+                f"Inter-rater agreement: {name} kappa {_kappa(agreement['kappa'])} "
+                f"on {_n(agreement['shared_comparisons'], 'comparison')} rated by more than one rater "
                 f"(raw agreement {_pct(agreement['observed_agreement'])})."
             )
         consistency = block.get("position_consistency")
         if consistency is not None:
-            prose.append(f"Position consistency: {_pct(consistency['rate'])} of {_n(consistency['judged'], 'comparison')} got the same verdict with the answers swapped (inconsistent ones count as ties).")
+            prose.append(
+                f"Position consistency: {_pct(consistency['rate'])} of {_n(consistency['judged'], 'comparison')} "
+                "got the same verdict with the answers swapped (inconsistent ones count as ties)."
+            )
         versus = block.get("agreement_with_humans")
         if versus is not None:
-            prose.append(f"Agreement with the human majority: {_pct(versus['observed_agreement'])} on {_n(versus['comparisons'], 'comparison')} (Cohen's kappa {_kappa(versus['kappa'])}).")
-        ranking = [[str(r["rank"]), r["system"], _num(r["score"]), _ci(r["ci"], percent=False)] for r in block["bradley_terry"]]
+            prose.append(
+                f"Agreement with the human majority: {_pct(versus['observed_agreement'])} "
+                f"on {_n(versus['comparisons'], 'comparison')} (Cohen's kappa {_kappa(versus['kappa'])})."
+            )
+        ranking: list[Row] = [[str(r["rank"]), r["system"], _num(r["score"]), _ci(r["ci"], percent=False)] for r in block["bradley_terry"]]
         out.append((f"{title}: Bradley-Terry ranking", prose, ["Rank", "System", "Score", "95% CI"], ranking))
-        rows = []
+        rows: list[Row] = []
         for p in block["pairwise"]:
             x, y = p["systems"]
-            rows.append([
-                f"{x} vs {y}", str(p["comparisons"]), str(p["wins"][x]), str(p["wins"][y]), str(p["ties"]), str(p["both_wrong"]),
-                f"{_pct(p['win_rate'])} {_ci(p['win_rate_ci'])}", f"{_pct(p['decisive_win_rate'])} {_ci(p['decisive_ci'])}",
-            ])
-        out.append((f"{title}: pairwise win rates", [], ["Pair (x vs y)", "n", "x wins", "y wins", "Ties", "Both wrong", "Win rate of x [95% CI]", "Decisive win rate [Wilson 95%]"], rows))
+            rows.append(
+                [
+                    f"{x} vs {y}",
+                    str(p["comparisons"]),
+                    str(p["wins"][x]),
+                    str(p["wins"][y]),
+                    str(p["ties"]),
+                    str(p["both_wrong"]),
+                    f"{_pct(p['win_rate'])} {_ci(p['win_rate_ci'])}",
+                    f"{_pct(p['decisive_win_rate'])} {_ci(p['decisive_ci'])}",
+                ]
+            )
+        out.append(
+            (
+                f"{title}: pairwise win rates",
+                [],
+                ["Pair (x vs y)", "n", "x wins", "y wins", "Ties", "Both wrong", "Win rate of x [95% CI]", "Decisive win rate [Wilson 95%]"],
+                rows,
+            )
+        )
         flags = block.get("flags") or {}
         if any(f["refused"] or f["unit_error"] for f in flags.values()):
-            flag_rows = [[s, str(f["shown"]), str(f["refused"]), str(f["unit_error"])] for s, f in flags.items()]
+            flag_rows: list[Row] = [[s, str(f["shown"]), str(f["refused"]), str(f["unit_error"])] for s, f in flags.items()]
             out.append((f"{title}: answers marked by raters", [], ["System", "Answers shown", "Marked refused", "Marked unit error"], flag_rows))
     return out
 

@@ -82,7 +82,10 @@ def load_answers(run_dir: Path, systems: Sequence[str] | None = None) -> Answers
     else:
         chosen = present
     if len(chosen) < 2:
-        raise DataError(f"{run_dir}: a preference study needs answers from at least two systems, found {', '.join(chosen) or 'none'}; run more systems (e.g. --systems vanilla,rag)")
+        raise DataError(
+            f"{run_dir}: a preference study needs answers from at least two systems, "
+            f"found {', '.join(chosen) or 'none'}; run more systems (e.g. --systems vanilla,rag)"
+        )
     order = [str(it.get("id")) for it in iter_jsonl(run_dir / ITEMS_SNAPSHOT)]
     questions: dict[str, str] = {}
     categories: dict[str, str] = {}

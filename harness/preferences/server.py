@@ -129,7 +129,9 @@ def _check_same_origin() -> None:
         abort(403, description="vote rejected: the form was posted from another site")
 
 
-def serve(run_dir: Path, host: str = "127.0.0.1", port: int = 8765, systems: Sequence[str] | None = None, default_rater: str | None = None, ready: Any = None) -> None:
+def serve(
+    run_dir: Path, host: str = "127.0.0.1", port: int = 8765, systems: Sequence[str] | None = None, default_rater: str | None = None, ready: Any = None
+) -> None:
     """Run the app with Werkzeug's threaded server until interrupted. ``port=0`` picks a free
     port; ``ready(url)`` is called once the socket is listening."""
     from werkzeug.serving import make_server

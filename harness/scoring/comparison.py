@@ -94,12 +94,12 @@ def compare_runs(
     for system in systems:
         shared = sorted(k for k in index_a if k[0] == system and k in index_b)
         for metric, pick in BINARY.items():
-            pairs = [(pick(index_a[k][0]), pick(index_b[k][0])) for k in shared]
-            pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
+            picked = [(pick(index_a[k][0]), pick(index_b[k][0])) for k in shared]
+            pairs = [(x, y) for x, y in picked if x is not None and y is not None]
             rows.append(_binary_row(system, metric, pairs))
         for metric, value in CONTINUOUS.items():
-            vals = [(value(*index_a[k]), value(*index_b[k])) for k in shared]
-            vals = [(x, y) for x, y in vals if x is not None and y is not None]
+            measured = [(value(*index_a[k]), value(*index_b[k])) for k in shared]
+            vals = [(x, y) for x, y in measured if x is not None and y is not None]
             rows.append(_continuous_row(system, metric, vals))
     tested = [r for r in rows if r.p_value is not None]
     adjusted = dict(zip((id(r) for r in tested), stats.holm([r.p_value for r in tested if r.p_value is not None])))

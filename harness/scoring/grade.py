@@ -29,7 +29,12 @@ class GradeConfig:
 
     @classmethod
     def from_benchmark(cls, benchmark_config: Any, **kwargs: Any) -> GradeConfig:
-        return cls(default_rel_tol=benchmark_config.default_rel_tol, default_min_fraction=benchmark_config.default_min_fraction, generation_pattern=getattr(benchmark_config, "generation_pattern", None), **kwargs)
+        return cls(
+            default_rel_tol=benchmark_config.default_rel_tol,
+            default_min_fraction=benchmark_config.default_min_fraction,
+            generation_pattern=getattr(benchmark_config, "generation_pattern", None),
+            **kwargs,
+        )
 
     def get_embedder(self) -> Any:
         if self.embedder is not None:
@@ -53,7 +58,9 @@ def grade_answer(item: Item, response: str, config: GradeConfig) -> Score:
     if answer.type == "numeric":
         from harness.scoring.numeric import grade_numeric
 
-        return grade_numeric(item.question, text, float(answer.value or 0.0), answer.unit or "dimensionless", answer.rel_tol or config.default_rel_tol, config.generation_pattern)
+        return grade_numeric(
+            item.question, text, float(answer.value or 0.0), answer.unit or "dimensionless", answer.rel_tol or config.default_rel_tol, config.generation_pattern
+        )
     if answer.type == "text":
         from harness.scoring.text import grade_text
 

@@ -71,7 +71,15 @@ class GradeCache:
 
     @staticmethod
     def key(item: Item, response: str, config: GradeConfig) -> str:
-        payload = {"grader": grader_id(), "code": _grader_source_digest(), "rel_tol": config.default_rel_tol, "min_fraction": config.default_min_fraction, "generations": config.generation_pattern, "item": item.to_dict(), "response": response}
+        payload = {
+            "grader": grader_id(),
+            "code": _grader_source_digest(),
+            "rel_tol": config.default_rel_tol,
+            "min_fraction": config.default_min_fraction,
+            "generations": config.generation_pattern,
+            "item": item.to_dict(),
+            "response": response,
+        }
         return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
     def get_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -154,21 +162,24 @@ def prefetch(pairs: Sequence[tuple[Item | None, str]], config: GradeConfig) -> N
             embedder.encode(texts[start : start + 512])
 
 
-def grade_samples(samples: Sequence[Mapping[str, Any]], items: Mapping[str, Item], config: GradeConfig, quiet: bool = True, cache: GradeCache | None | bool = True) -> list[dict[str, Any]]:
+def grade_samples(
+    samples: Sequence[Mapping[str, Any]], items: Mapping[str, Item], config: GradeConfig, quiet: bool = True, cache: GradeCache | None | bool = True
+) -> list[dict[str, Any]]:
     """One grade record per sample (samples whose item is unknown are skipped with a warning).
     ``cache``: grades kept across runs (default: :class:`GradeCache` in ``$HARNESS_CACHE`` when
     the packaged embedder and calibration are used; ``False`` = none)."""
     from tqdm.auto import tqdm
 
     store = _default_grade_cache(config) if cache is True else (cache or None)
-    pairs = []
+    pairs: list[tuple[Mapping[str, Any], Item, str]] = []
     unknown = set()
     for sample in samples:
         item = items.get(str(sample.get("id")))
         if item is None:
             unknown.add(str(sample.get("id")))
             continue
-        pairs.append((sample, item, sample.get("response") if isinstance(sample.get("response"), str) else ""))
+        response = sample.get("response")
+        pairs.append((sample, item, response if isinstance(response, str) else ""))
     keys = [GradeCache.key(item, response, config) for _, item, response in pairs] if store is not None else []
     known = store.get_many(keys) if store is not None else {}
     prefetch([(item, response) for i, (_, item, response) in enumerate(pairs) if not keys or keys[i] not in known], config)

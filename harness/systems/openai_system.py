@@ -78,7 +78,7 @@ class OpenAIConfig:
             raise ConfigError(f"openai system: unknown option {unknown[0]!r}; valid options: {', '.join(sorted(known))}")
         for required in ("base_url", "model"):
             if required not in options:
-                raise ConfigError(f"openai system: missing option {required!r}; define the system in TOML with base = \"openai\", base_url and model")
+                raise ConfigError(f'openai system: missing option {required!r}; define the system in TOML with base = "openai", base_url and model')
         return cls(**{k: v for k, v in options.items() if k in known})
 
 
@@ -102,7 +102,13 @@ class OpenAISystem:
     @property
     def fingerprint(self) -> Mapping[str, Any]:
         c = self.config
-        return {"class": type(self).__name__, "model": c.model, "base_url": c.base_url.rstrip("/"), "revision": c.revision, "extra_body": dict(c.extra_body or {})}
+        return {
+            "class": type(self).__name__,
+            "model": c.model,
+            "base_url": c.base_url.rstrip("/"),
+            "revision": c.revision,
+            "extra_body": dict(c.extra_body or {}),
+        }
 
     # -- transport ------------------------------------------------------------------------------
     def client(self) -> Any:
@@ -159,7 +165,10 @@ class OpenAISystem:
                 break
             except _Retryable as exc:
                 if attempt > c.max_retries:
-                    raise GenerationError(f"{self.name}: request {request.id!r} to {c.base_url} failed after {attempt} attempts ({exc}); finished answers are kept, rerun when the server is up to resume") from None
+                    raise GenerationError(
+                        f"{self.name}: request {request.id!r} to {c.base_url} failed after {attempt} attempts ({exc}); "
+                        "finished answers are kept, rerun when the server is up to resume"
+                    ) from None
                 wait_s = exc.wait_s if exc.wait_s is not None else min(c.max_backoff_s, c.backoff_s * 2 ** (attempt - 1)) * random.uniform(0.75, 1.25)
                 log.info("%s: %s; retry %d/%d in %.1f s", self.name, exc, attempt, c.max_retries, wait_s)
                 if cancel.wait(min(wait_s, c.max_backoff_s)):
@@ -184,7 +193,10 @@ class OpenAISystem:
         if response.status_code in RETRY_STATUS:
             raise _Retryable(f"HTTP {response.status_code}", _retry_after(response.headers.get("retry-after")))
         if response.status_code >= 400:
-            raise GenerationError(f"{self.name}: {self.config.base_url}/{path} answered HTTP {response.status_code} for request {request.id!r}: {response.text[:300]}; check base_url, model and the API key in ${self.config.api_key_env}")
+            raise GenerationError(
+                f"{self.name}: {self.config.base_url}/{path} answered HTTP {response.status_code} for request {request.id!r}: "
+                f"{response.text[:300]}; check base_url, model and the API key in ${self.config.api_key_env}"
+            )
         try:
             return dict(response.json())
         except ValueError:

@@ -128,7 +128,17 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 #: Training settings small enough for a unit test (seconds on 2 CPU cores).
-TINY = ("seq_len=32", "batch_size=4", "warmup_steps=2", "rank=4", "autocast_bf16=false", "checkpoint_every=0", "target_modules=q_proj,v_proj,down_proj,lm_head", "lr=0.03", "epochs=6")
+TINY = (
+    "seq_len=32",
+    "batch_size=4",
+    "warmup_steps=2",
+    "rank=4",
+    "autocast_bf16=false",
+    "checkpoint_every=0",
+    "target_modules=q_proj,v_proj,down_proj,lm_head",
+    "lr=0.03",
+    "epochs=6",
+)
 
 
 @pytest.fixture(autouse=True)

@@ -22,7 +22,13 @@ def test_defaults_per_kind() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("rank=16", ("rank", 16)), ("lr=1e-4", ("lr", 1e-4)), ("base=gemma3-270m", ("base", "gemma3-270m")), ("autocast_bf16=false", ("autocast_bf16", False)), ("kd.alpha=0.8", ("kd.alpha", 0.8))],
+    [
+        ("rank=16", ("rank", 16)),
+        ("lr=1e-4", ("lr", 1e-4)),
+        ("base=gemma3-270m", ("base", "gemma3-270m")),
+        ("autocast_bf16=false", ("autocast_bf16", False)),
+        ("kd.alpha=0.8", ("kd.alpha", 0.8)),
+    ],
 )
 def test_parse_override(text: str, expected: tuple) -> None:
     assert parse_override(text) == expected
@@ -60,7 +66,7 @@ def test_bad_values_name_field_value_and_range(kind: str, override: str, message
 
 def test_toml_file_tables_and_errors(tmp_path: Path) -> None:
     good = tmp_path / "train.toml"
-    good.write_text('[lora]\nrank = 4\n[teacher]\nrank = 2\n[kd]\ntop_k = 8\n')
+    good.write_text("[lora]\nrank = 4\n[teacher]\nrank = 2\n[kd]\ntop_k = 8\n")
     assert load_spec("lora", good).lora.rank == 4
     assert load_spec("teacher", good).lora.rank == 2
     assert load_spec("teacher", good).lora.base == "gemma3-270m"
@@ -84,4 +90,3 @@ def test_paper_config_is_valid_and_same_vocab() -> None:
     assert spec.lora.dtype == "bfloat16" and spec.lora.gradient_checkpointing
     assert spec.kd is not None and spec.kd.teacher == "meta-llama/Llama-2-70b-chat-hf" and spec.kd.path == "same-vocab"
     assert load_spec("teacher", REPO / "configs" / "paper.toml").lora.base == "meta-llama/Llama-2-70b-chat-hf"
-

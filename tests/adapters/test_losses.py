@@ -8,7 +8,19 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from adapters.losses import IGNORE_INDEX, align_offsets, causal_ce, ce_loss, chunked_loss, kd_kl_loss, sorted_probability_distance, student_topk_probs, temper_topk, top_indices, uld_loss
+from adapters.losses import (
+    IGNORE_INDEX,
+    align_offsets,
+    causal_ce,
+    ce_loss,
+    chunked_loss,
+    kd_kl_loss,
+    sorted_probability_distance,
+    student_topk_probs,
+    temper_topk,
+    top_indices,
+    uld_loss,
+)
 
 
 def full_topk(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

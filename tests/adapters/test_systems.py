@@ -75,7 +75,9 @@ def test_lora_system_applies_the_adapter_and_fingerprints_it(tiny_models: dict[s
     assert other.fingerprint_hash() != system.fingerprint_hash()
 
 
-def test_stale_adapter_is_refused_before_generation_or_retrained_with_train_missing(tiny_models: dict[str, Path], corpus: Path, cache: Path, tmp_path: Path) -> None:
+def test_stale_adapter_is_refused_before_generation_or_retrained_with_train_missing(
+    tiny_models: dict[str, Path], corpus: Path, cache: Path, tmp_path: Path
+) -> None:
     first = train("lora", tmp_path / "lora", corpus, tiny_models["student"])
     refresh = corpus / "ddr5" / "refresh.md"  # the first document: every later block shifts
     refresh.write_text(refresh.read_text() + "\nRefresh management (RFM) adds refreshes for hammered rows.\n")
@@ -116,7 +118,12 @@ def test_teacher_gets_a_plain_question_answer_prompt(tiny_models: dict[str, Path
 
 def test_rag_lora_composes_retrieval_with_the_adapter(tiny_models: dict[str, Path], corpus: Path, cache: Path, tmp_path: Path) -> None:
     manifest = train("lora", tmp_path / "lora", corpus, tiny_models["student"])
-    system = rag_lora(adapter=str(tmp_path / "lora"), model=str(tiny_models["student"]), retriever={"docs": str(corpus), "chunk_size": 64, "chunk_overlap": 8, "k": 2}, batch_size=2)
+    system = rag_lora(
+        adapter=str(tmp_path / "lora"),
+        model=str(tiny_models["student"]),
+        retriever={"docs": str(corpus), "chunk_size": 64, "chunk_overlap": 8, "k": 2},
+        batch_size=2,
+    )
     assert system.retriever is not None and system.adapter is not None and system.name == "rag+lora"
     system.retriever.embedder = BagOfWords()
     fingerprint = system.fingerprint
@@ -131,7 +138,16 @@ def test_lora_through_the_runner(tiny_models: dict[str, Path], corpus: Path, cac
 
     train("lora", tmp_path / "lora", corpus, tiny_models["student"])
     options = {"lora": {"adapter": str(tmp_path / "lora"), "model": str(tiny_models["student"])}}
-    config = RunConfig(systems="lora", benchmark=str(STARTER), limit=2, output_dir=str(tmp_path / "run"), max_new_tokens=4, quiet=True, system_options=options, baseline_system="lora")
+    config = RunConfig(
+        systems="lora",
+        benchmark=str(STARTER),
+        limit=2,
+        output_dir=str(tmp_path / "run"),
+        max_new_tokens=4,
+        quiet=True,
+        system_options=options,
+        baseline_system="lora",
+    )
     run_dir = Runner(config).run()
     samples = list(read_samples(run_dir))
     assert len(samples) == 2 and {s["system"] for s in samples} == {"lora"}

@@ -55,14 +55,18 @@ def test_lora_lowers_loss_and_round_trips_through_plain_peft(tiny_models: dict[s
 
 
 def test_same_vocab_kd_lowers_loss(tiny_models: dict[str, Path], corpus: Path, cache: Path, tmp_path: Path) -> None:
-    manifest = train("lora-kd", tmp_path / "kd", corpus, f"base={tiny_models['student']}", f"teacher={tiny_models['big_student']}", "teacher_adapter=none", "alpha=0.5")
+    manifest = train(
+        "lora-kd", tmp_path / "kd", corpus, f"base={tiny_models['student']}", f"teacher={tiny_models['big_student']}", "teacher_adapter=none", "alpha=0.5"
+    )
     assert manifest["kd_path"] == "same-vocab"
     assert manifest["aligned_fraction"] == 1.0
     assert manifest["final_losses"]["loss"] < manifest["first_losses"]["loss"] - 0.3
     assert manifest["final_losses"]["kd"] < manifest["first_losses"]["kd"]
 
 
-def test_cross_vocab_kd_with_trained_teacher_lowers_loss_and_reuses_cache(tiny_models: dict[str, Path], corpus: Path, cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cross_vocab_kd_with_trained_teacher_lowers_loss_and_reuses_cache(
+    tiny_models: dict[str, Path], corpus: Path, cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import adapters.teacher_cache as teacher_cache
 
     teacher_dir = tmp_path / "teacher"
@@ -95,7 +99,15 @@ def test_cross_vocab_kd_with_trained_teacher_lowers_loss_and_reuses_cache(tiny_m
 
 def test_missing_teacher_cache_is_an_error_with_the_fix(tiny_models: dict[str, Path], corpus: Path, cache: Path, tmp_path: Path) -> None:
     with pytest.raises(ArtifactError) as info:
-        train("lora-kd", tmp_path / "kd", corpus, f"base={tiny_models['student']}", f"teacher={tiny_models['big_student']}", "teacher_adapter=none", cached_teacher_only=True)
+        train(
+            "lora-kd",
+            tmp_path / "kd",
+            corpus,
+            f"base={tiny_models['student']}",
+            f"teacher={tiny_models['big_student']}",
+            "teacher_adapter=none",
+            cached_teacher_only=True,
+        )
     message = str(info.value)
     assert "no teacher cache" in message and "python -m harness train lora-kd" in message
 
@@ -152,7 +164,9 @@ def test_stale_and_mismatched_adapters_are_refused_with_the_retrain_command(tiny
     with pytest.raises(ArtifactError) as info:
         check_adapter(out, "lora")
     message = str(info.value)
-    assert "stale adapter: corpus" in message and "retrain with: python -m harness train lora --corpus" in message and "--set" in message and "--output" in message
+    assert (
+        "stale adapter: corpus" in message and "retrain with: python -m harness train lora --corpus" in message and "--set" in message and "--output" in message
+    )
     assert "\n" not in message
 
 

@@ -19,18 +19,38 @@ pytestmark = pytest.mark.integration  # three training subprocesses, ~1 min
 
 def train_command(base: Path, corpus: Path, out: Path) -> list[str]:
     settings = [s for s in TINY if not s.startswith(("checkpoint_every=", "epochs="))] + ["checkpoint_every=1", "epochs=30"]
-    return [sys.executable, "-m", "harness", "train", "lora", "--base", str(base), "--corpus", str(corpus), "--output", str(out), "--quiet", "--device", "cpu", "--set", *settings]
+    return [
+        sys.executable,
+        "-m",
+        "harness",
+        "train",
+        "lora",
+        "--base",
+        str(base),
+        "--corpus",
+        str(corpus),
+        "--output",
+        str(out),
+        "--quiet",
+        "--device",
+        "cpu",
+        "--set",
+        *settings,
+    ]
 
 
 def test_sigkill_mid_training_resumes_from_the_checkpoint(tiny_models: dict[str, Path], corpus: Path, tmp_path: Path) -> None:
     env = {**os.environ, "HARNESS_CACHE": str(tmp_path / "cache"), "HARNESS_THREADS": "1"}
-    straight = subprocess.run(train_command(tiny_models["student"], corpus, tmp_path / "straight"), cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    straight = subprocess.run(
+        train_command(tiny_models["student"], corpus, tmp_path / "straight"), cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+    )
     assert straight.returncode == 0, straight.stderr[-3000:]
     checkpoints = tmp_path / "cache" / "train-checkpoints"
     assert not [p for p in checkpoints.rglob("*") if p.is_file()], "a finished run leaves no checkpoint"
 
     command = train_command(tiny_models["student"], corpus, tmp_path / "resumed")
     proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
     def checkpointed_step() -> int:
         found = list(checkpoints.glob("*/checkpoint.json"))
         return int(json.loads(found[0].read_text())["state"]["step"]) if found else 0

@@ -37,10 +37,47 @@ def test_corpus_size_and_front_matter(corpus) -> None:
 
 def test_corpus_covers_the_required_topics(corpus) -> None:
     text = " ".join(d.body.lower() for d in corpus.documents)
-    for term in ["subchannel", "bank group", "burst chop", "prefetch", "trefi", "trfc", "same-bank refresh", "refresh management", "on-die ecc", "dfe", "pmic", "vpp",
-                 "threshold voltage", "velocity saturation", "channel-length modulation", "subthreshold", "intrinsic gain", "ic/vt", "inverter", "dynamic power",
-                 "setup", "hold", "clock skew", "metastability", "elmore", "feedback", "sqnr", "lithography", "dennard", "electromigration", "latch-up",
-                 "esd", "hot-carrier", "tddb", "synthesis", "placement", "routing", "sram", "sense amplifier"]:
+    for term in [
+        "subchannel",
+        "bank group",
+        "burst chop",
+        "prefetch",
+        "trefi",
+        "trfc",
+        "same-bank refresh",
+        "refresh management",
+        "on-die ecc",
+        "dfe",
+        "pmic",
+        "vpp",
+        "threshold voltage",
+        "velocity saturation",
+        "channel-length modulation",
+        "subthreshold",
+        "intrinsic gain",
+        "ic/vt",
+        "inverter",
+        "dynamic power",
+        "setup",
+        "hold",
+        "clock skew",
+        "metastability",
+        "elmore",
+        "feedback",
+        "sqnr",
+        "lithography",
+        "dennard",
+        "electromigration",
+        "latch-up",
+        "esd",
+        "hot-carrier",
+        "tddb",
+        "synthesis",
+        "placement",
+        "routing",
+        "sram",
+        "sense amplifier",
+    ]:
         assert term in text, f"corpus does not mention {term!r}"
 
 

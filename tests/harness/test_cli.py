@@ -14,7 +14,9 @@ from tests.harness.test_determinism import answers, comparable
 
 
 def harness(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )
 
 
 def test_help_is_instant_and_lists_commands() -> None:
@@ -74,7 +76,23 @@ def test_sigkill_mid_run_loses_nothing(plugin_path: Path, tmp_path: Path, isolat
     log = tmp_path / "generated.log"
     out = tmp_path / "run"
     env = {"FAKE_PLUGIN_LOG": str(log), "FAKE_PLUGIN_DELAY": "0.3"}
-    args = [sys.executable, "-m", "harness", "run", "--systems", "slow-echo", "--benchmark", str(STARTER), "--output-dir", str(out), "--batch-size", "2", "--quiet", "--baseline-system", "slow-echo"]
+    args = [
+        sys.executable,
+        "-m",
+        "harness",
+        "run",
+        "--systems",
+        "slow-echo",
+        "--benchmark",
+        str(STARTER),
+        "--output-dir",
+        str(out),
+        "--batch-size",
+        "2",
+        "--quiet",
+        "--baseline-system",
+        "slow-echo",
+    ]
     proc = subprocess.Popen(args, cwd=REPO, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     kill_when(proc, lambda: (out / "samples.jsonl").read_text().count("\n") if (out / "samples.jsonl").exists() else 0, at_least=4, timeout_s=60)
     before = {json.loads(line)["id"] for line in (out / "samples.jsonl").read_text().splitlines() if line.strip()}
@@ -90,7 +108,9 @@ def test_sigkill_mid_run_loses_nothing(plugin_path: Path, tmp_path: Path, isolat
     # the resumed run ends exactly where an uninterrupted run (own cache, no kill) ends
     straight = tmp_path / "straight"
     args_straight = [a if a != str(out) else str(straight) for a in args]
-    result = subprocess.run(args_straight, cwd=REPO, env={**os.environ, **env, "HARNESS_CACHE": str(tmp_path / "cache-straight")}, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        args_straight, cwd=REPO, env={**os.environ, **env, "HARNESS_CACHE": str(tmp_path / "cache-straight")}, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert answers(out) == answers(straight)
     assert comparable(json.loads((out / "run.json").read_text()))["metrics"] == comparable(json.loads((straight / "run.json").read_text()))["metrics"]

@@ -38,7 +38,12 @@ Body two.
 
 @pytest.mark.parametrize(
     ("heading", "slug"),
-    [("tRFC, tREFI & same-bank refresh", "trfc-trefi-same-bank-refresh"), ("Details (x4/x8)", "details-x4x8"), ("  `BL16` burst  ", "bl16-burst"), ("DDR4 → DDR5", "ddr4-ddr5")],
+    [
+        ("tRFC, tREFI & same-bank refresh", "trfc-trefi-same-bank-refresh"),
+        ("Details (x4/x8)", "details-x4x8"),
+        ("  `BL16` burst  ", "bl16-burst"),
+        ("DDR4 → DDR5", "ddr4-ddr5"),
+    ],
 )
 def test_slugify(heading: str, slug: str) -> None:
     assert slugify(heading) == slug

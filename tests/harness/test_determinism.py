@@ -37,7 +37,9 @@ def answers(run_dir: Path) -> dict[str, dict[str, Any]]:
 
 def run_once(out: Path, cache: Path, *args: str) -> None:
     env = {**os.environ, "HARNESS_CACHE": str(cache), "HARNESS_THREADS": "1"}
-    result = subprocess.run([sys.executable, "-m", "harness", "run", "--output-dir", str(out), "--quiet", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "harness", "run", "--output-dir", str(out), "--quiet", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stderr[-3000:]
 
 
@@ -53,8 +55,22 @@ def tiny_chat_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_two_identical_runs_give_identical_answers_and_metrics(tiny_chat_model: Path, tmp_path: Path) -> None:
     config = tmp_path / "systems.toml"
-    config.write_text(f'[systems.tiny]\nbase = "vanilla"\nmodel = "{tiny_chat_model}"\n\n[systems.tiny-b4]\nbase = "vanilla"\nmodel = "{tiny_chat_model}"\nbatch_size = 4\n')
-    args = ("--systems", "tiny,tiny-b4", "--system-config", str(config), "--benchmark", str(STARTER), "--max-new-tokens", "24", "--baseline-system", "tiny", "--no-cache")
+    config.write_text(
+        f'[systems.tiny]\nbase = "vanilla"\nmodel = "{tiny_chat_model}"\n\n[systems.tiny-b4]\nbase = "vanilla"\nmodel = "{tiny_chat_model}"\nbatch_size = 4\n'
+    )
+    args = (
+        "--systems",
+        "tiny,tiny-b4",
+        "--system-config",
+        str(config),
+        "--benchmark",
+        str(STARTER),
+        "--max-new-tokens",
+        "24",
+        "--baseline-system",
+        "tiny",
+        "--no-cache",
+    )
     run_once(tmp_path / "a", tmp_path / "cache-a", *args)
     run_once(tmp_path / "b", tmp_path / "cache-b", *args)  # --no-cache: every answer of both systems is generated, twice
 

@@ -19,11 +19,25 @@ json_values = st.recursive(
 )
 
 item_like = st.fixed_dictionaries(
-    {"id": st.one_of(st.text(max_size=8), st.integers()), "category": st.sampled_from(["reasoning", "accuracy", "quality", "refusal_probe", "x"]), "question": st.text(max_size=30)},
+    {
+        "id": st.one_of(st.text(max_size=8), st.integers()),
+        "category": st.sampled_from(["reasoning", "accuracy", "quality", "refusal_probe", "x"]),
+        "question": st.text(max_size=30),
+    },
     optional={
         "answer": st.one_of(
             json_values,
-            st.fixed_dictionaries({"type": st.sampled_from(["numeric", "text", "keypoints", "none", "?"])}, optional={"value": json_values, "unit": st.text(max_size=8), "accept": json_values, "points": json_values, "rel_tol": json_values, "min_fraction": json_values}),
+            st.fixed_dictionaries(
+                {"type": st.sampled_from(["numeric", "text", "keypoints", "none", "?"])},
+                optional={
+                    "value": json_values,
+                    "unit": st.text(max_size=8),
+                    "accept": json_values,
+                    "points": json_values,
+                    "rel_tol": json_values,
+                    "min_fraction": json_values,
+                },
+            ),
         ),
         "gold_passages": json_values,
         "tags": json_values,

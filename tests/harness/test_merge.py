@@ -33,7 +33,16 @@ class Echo:
 def shard(tmp_path: Path, spec: str, version: int = 1, max_new_tokens: int = 192) -> Path:
     registry = Registry()
     registry.register("echo", lambda **o: Echo(version=version))
-    config = RunConfig(systems="echo", benchmark=str(STARTER), output_dir=str(tmp_path / spec.replace("/", "of")), shard=spec, quiet=True, baseline_system="echo", use_cache=False, max_new_tokens=max_new_tokens)
+    config = RunConfig(
+        systems="echo",
+        benchmark=str(STARTER),
+        output_dir=str(tmp_path / spec.replace("/", "of")),
+        shard=spec,
+        quiet=True,
+        baseline_system="echo",
+        use_cache=False,
+        max_new_tokens=max_new_tokens,
+    )
     return Runner(config, registry).run()
 
 

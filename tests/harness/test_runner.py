@@ -7,11 +7,10 @@ import pytest
 
 from harness.api import GenerationResult
 from harness.api.errors import ConfigError, GenerationError
+from harness.benchmark import load_benchmark
 from harness.registry import Registry
 from harness.runlog import load_run, read_samples
 from harness.runner import RunConfig, Runner, item_topic, select_items, stratified_sample
-from harness.benchmark import load_benchmark
-
 from tests.conftest import STARTER
 
 
@@ -54,7 +53,9 @@ def test_run_writes_log_and_second_run_is_all_cached(tmp_path: Path, isolated_ca
     assert (run_dir / "benchmark.jsonl").read_text().count("\n") == 12
 
     again = Recorder()
-    run_dir2 = Runner(RunConfig(systems="rec", benchmark=str(STARTER), output_dir=str(tmp_path / "b"), quiet=True, baseline_system="rec"), make_registry(again)).run()
+    run_dir2 = Runner(
+        RunConfig(systems="rec", benchmark=str(STARTER), output_dir=str(tmp_path / "b"), quiet=True, baseline_system="rec"), make_registry(again)
+    ).run()
     assert again.calls == []
     samples2 = read_samples(run_dir2)
     assert {s["cached"] for s in samples2} == {True}
@@ -62,9 +63,14 @@ def test_run_writes_log_and_second_run_is_all_cached(tmp_path: Path, isolated_ca
 
 
 def test_no_cache_regenerates(tmp_path: Path, isolated_cache: Path) -> None:
-    Runner(RunConfig(systems="rec", benchmark=str(STARTER), output_dir=str(tmp_path / "a"), limit=3, quiet=True, baseline_system="rec"), make_registry(Recorder())).run()
+    Runner(
+        RunConfig(systems="rec", benchmark=str(STARTER), output_dir=str(tmp_path / "a"), limit=3, quiet=True, baseline_system="rec"), make_registry(Recorder())
+    ).run()
     system = Recorder()
-    Runner(RunConfig(systems="rec", benchmark=str(STARTER), output_dir=str(tmp_path / "b"), limit=3, quiet=True, use_cache=False, baseline_system="rec"), make_registry(system)).run()
+    Runner(
+        RunConfig(systems="rec", benchmark=str(STARTER), output_dir=str(tmp_path / "b"), limit=3, quiet=True, use_cache=False, baseline_system="rec"),
+        make_registry(system),
+    ).run()
     assert sum(len(c) for c in system.calls) == 3
 
 
@@ -128,7 +134,10 @@ def test_a_tiny_sample_still_reaches_every_category() -> None:
     assert {it.category for it in sample} == categories
 
 
-@pytest.mark.parametrize(("kwargs", "fragment"), [({"limit": 0}, "--limit"), ({"sample": 0}, "--sample"), ({"batch_size": 0}, "--batch-size"), ({"shard": "3/3"}, "--shard"), ({"shard": "x"}, "--shard")])
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [({"limit": 0}, "--limit"), ({"sample": 0}, "--sample"), ({"batch_size": 0}, "--batch-size"), ({"shard": "3/3"}, "--shard"), ({"shard": "x"}, "--shard")],
+)
 def test_bad_run_config(kwargs: dict, fragment: str) -> None:
     with pytest.raises(ConfigError, match=fragment):
         RunConfig(**kwargs)
@@ -151,7 +160,9 @@ def test_run_json_records_the_source_revision(tmp_path: Path, isolated_cache: Pa
     if not (REPO / ".git").exists():
         pytest.skip("not a git checkout")
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
-    run_dir = Runner(RunConfig(systems="rec", benchmark=str(STARTER), output_dir=str(tmp_path / "a"), quiet=True, baseline_system="rec"), make_registry(Recorder())).run()
+    run_dir = Runner(
+        RunConfig(systems="rec", benchmark=str(STARTER), output_dir=str(tmp_path / "a"), quiet=True, baseline_system="rec"), make_registry(Recorder())
+    ).run()
     source = load_run(run_dir)["source"]
     assert re.fullmatch(r"[0-9a-f]{40}", source["commit"]) and source["commit"] == head
     assert isinstance(source["dirty"], bool)
@@ -177,7 +188,9 @@ class Looper(Recorder):
 
 def test_run_json_records_tokens_wall_time_and_loop_stops_per_system(tmp_path: Path, isolated_cache: Path) -> None:
     system = Looper()
-    out = Runner(RunConfig(systems="rec", benchmark=str(STARTER), output_dir=str(tmp_path / "run"), batch_size=4, quiet=True), registry=make_registry(system)).run()
+    out = Runner(
+        RunConfig(systems="rec", benchmark=str(STARTER), output_dir=str(tmp_path / "run"), batch_size=4, quiet=True), registry=make_registry(system)
+    ).run()
     meta = load_run(out)["systems"]["rec"]
     samples = read_samples(out)
     loops = [s for s in samples if s["finish_reason"] == "loop"]

@@ -61,15 +61,19 @@ def test_screenshot_is_not_blank(graded_run: Path, tmp_path: Path) -> None:
 
 ATTACKS = {
     "st-a-001": "<script>document.title='PWNED-script'</script>1.1 V",
-    "st-a-002": '<img src=x onerror="document.title=\'PWNED-img\'">six',
+    "st-a-002": "<img src=x onerror=\"document.title='PWNED-img'\">six",
     "st-a-003": "<svg onload=\"document.title='PWNED-svg'\"></svg> 1T1C",
     "st-a-004": "[click me](javascript:document.title='PWNED-link') <iframe src=\"javascript:parent.document.title='PWNED-iframe'\"></iframe>",
     "st-q-001": "</td></tr></table><script>document.title='PWNED-break'</script>",
     "st-q-002": "```\n</pre><script>document.title='PWNED-fence'</script>\n```",
 }
-DUMP_TITLE = """<script>
-window.addEventListener('load', () => { const p = document.createElement('pre'); p.id = 'probe'; p.textContent = 'TITLE=' + document.title + ' IFRAMES=' + document.querySelectorAll('iframe').length + ' SCRIPTS=' + document.scripts.length; document.body.appendChild(p); });
-</script>"""
+DUMP_TITLE = (
+    "<script>\n"
+    "window.addEventListener('load', () => { const p = document.createElement('pre'); p.id = 'probe'; "
+    "p.textContent = 'TITLE=' + document.title + ' IFRAMES=' + document.querySelectorAll('iframe').length + ' SCRIPTS=' + document.scripts.length; "
+    "document.body.appendChild(p); });\n"
+    "</script>"
+)
 
 
 def _rendered_title(page: str, tmp_path: Path, name: str) -> str:

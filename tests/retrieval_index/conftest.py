@@ -43,7 +43,8 @@ Second section with the same heading gets a numbered slug.
 ```
 """
 
-MOSFET = """---
+MOSFET = (
+    """---
 title: MOSFET basics
 topic: devices
 version: 1
@@ -58,7 +59,10 @@ Text before the first heading belongs to the document as a whole.
 ## Saturation current
 
 In saturation the drain current is half of mu Cox W over L times the overdrive squared.
-""" + "\n".join(f"Sentence {i} about transconductance gm equals two times drain current over overdrive voltage." for i in range(40)) + "\n"
+"""
+    + "\n".join(f"Sentence {i} about transconductance gm equals two times drain current over overdrive voltage." for i in range(40))
+    + "\n"
+)
 
 NOTES = "Plain text notes about metastability and synchronizer flip-flops.\n"
 

@@ -54,9 +54,26 @@ def test_sigkill_mid_build_resumes_with_the_embeddings_it_had(tmp_path: Path) ->
     env = {**os.environ, "HARNESS_THREADS": "1"}
 
     def build(out: Path) -> list[str]:
-        return [sys.executable, "-m", "harness", "index", "build", "--docs", str(docs), "--out", str(out), "--chunk-size", "64", "--chunk-overlap", "8", "--quiet"]
+        return [
+            sys.executable,
+            "-m",
+            "harness",
+            "index",
+            "build",
+            "--docs",
+            str(docs),
+            "--out",
+            str(out),
+            "--chunk-size",
+            "64",
+            "--chunk-overlap",
+            "8",
+            "--quiet",
+        ]
 
-    straight = subprocess.run(build(tmp_path / "straight"), cwd=REPO, env={**env, "HARNESS_CACHE": str(tmp_path / "c1")}, capture_output=True, text=True, timeout=600)
+    straight = subprocess.run(
+        build(tmp_path / "straight"), cwd=REPO, env={**env, "HARNESS_CACHE": str(tmp_path / "c1")}, capture_output=True, text=True, timeout=600
+    )
     assert straight.returncode == 0, straight.stderr[-2000:]
     n_chunks = json.loads((tmp_path / "straight" / "manifest.json").read_text())["counts"]["chunks"]
     assert n_chunks > 3 * 64, "the corpus must span several embedding batches"
@@ -64,6 +81,7 @@ def test_sigkill_mid_build_resumes_with_the_embeddings_it_had(tmp_path: Path) ->
     store = tmp_path / "c2" / "embeddings.sqlite"
     env2 = {**env, "HARNESS_CACHE": str(tmp_path / "c2")}
     proc = subprocess.Popen(build(tmp_path / "resumed"), cwd=REPO, env=env2, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
     def stored_vectors() -> int:
         if not store.exists():
             return 0

@@ -51,9 +51,25 @@ def test_cli_build_query_eval(tiny_corpus: Path, tmp_path: Path, capsys: pytest.
     assert "ddr5/refresh.md#refresh-cycle-time:0" in printed and "BM25:" in printed
     items = tmp_path / "items.jsonl"
     items.write_text(
-        json.dumps({"id": "a", "category": "accuracy", "question": "What is tREFI above 85 C?", "answer": {"type": "text", "accept": ["1.95 us"]}, "gold_passages": ["ddr5/refresh.md#refresh-interval"]})
+        json.dumps(
+            {
+                "id": "a",
+                "category": "accuracy",
+                "question": "What is tREFI above 85 C?",
+                "answer": {"type": "text", "accept": ["1.95 us"]},
+                "gold_passages": ["ddr5/refresh.md#refresh-interval"],
+            }
+        )
         + "\n"
-        + json.dumps({"id": "b", "category": "quality", "question": "Explain the square law.", "answer": {"type": "keypoints", "points": ["overdrive squared"]}, "gold_passages": ["devices/mosfet.md#mosfet-square-law"]})
+        + json.dumps(
+            {
+                "id": "b",
+                "category": "quality",
+                "question": "Explain the square law.",
+                "answer": {"type": "keypoints", "points": ["overdrive squared"]},
+                "gold_passages": ["devices/mosfet.md#mosfet-square-law"],
+            }
+        )
         + "\n"
     )
     report = tmp_path / "eval.json"

@@ -25,7 +25,12 @@ def test_passages_go_before_the_question_in_the_user_turn() -> None:
     assert out.messages[0] == ChatMessage("system", "You are an engineer.")
     user = out.messages[1].content
     assert user.startswith(HEADER)
-    assert user.index("[1] Refresh > Interval\ntREFI is 3.9 us.") < user.index("[2] Refresh > tRFC") < user.index(GUIDANCE) < user.index("Question: What is tREFI?")
+    assert (
+        user.index("[1] Refresh > Interval\ntREFI is 3.9 us.")
+        < user.index("[2] Refresh > tRFC")
+        < user.index(GUIDANCE)
+        < user.index("Question: What is tREFI?")
+    )
     assert user.endswith("Answer briefly.\n\nQuestion: What is tREFI?")
     assert out.max_new_tokens == 32 and out.item == _chat().item and out.id == "q1"
 

@@ -33,7 +33,18 @@ def tiny_lm() -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast]:
     core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     tok = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>")
     tok.padding_side = "left"
-    config = LlamaConfig(vocab_size=len(WORDS), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    config = LlamaConfig(
+        vocab_size=len(WORDS),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
     return LlamaForCausalLM(config).eval(), tok
 
 
@@ -141,8 +152,20 @@ def test_runner_records_retrieved_ids_per_sample_and_caches_them(tiny_lm, bow, t
     items = tmp_path / "bench" / "items.jsonl"
     items.parent.mkdir()
     rows = [
-        {"id": "i1", "category": "accuracy", "question": "What is the refresh interval tREFI?", "answer": {"type": "text", "accept": ["3.9 us"]}, "gold_passages": ["ddr5/refresh.md#refresh-interval"]},
-        {"id": "i2", "category": "accuracy", "question": "What is the drain current in saturation?", "answer": {"type": "text", "accept": ["square law"]}, "gold_passages": ["devices/mosfet.md#saturation-current"]},
+        {
+            "id": "i1",
+            "category": "accuracy",
+            "question": "What is the refresh interval tREFI?",
+            "answer": {"type": "text", "accept": ["3.9 us"]},
+            "gold_passages": ["ddr5/refresh.md#refresh-interval"],
+        },
+        {
+            "id": "i2",
+            "category": "accuracy",
+            "question": "What is the drain current in saturation?",
+            "answer": {"type": "text", "accept": ["square law"]},
+            "gold_passages": ["devices/mosfet.md#saturation-current"],
+        },
     ]
     items.write_text("".join(json.dumps(r) + "\n" for r in rows))
     made: list[ComposedSystem] = []
@@ -153,7 +176,9 @@ def test_runner_records_retrieved_ids_per_sample_and_caches_them(tiny_lm, bow, t
 
     registry = Registry()
     registry.register("rag", factory)
-    config = RunConfig(systems="rag", benchmark=str(items), output_dir=str(tmp_path / "run1"), batch_size=2, max_new_tokens=4, quiet=True, baseline_system="rag")
+    config = RunConfig(
+        systems="rag", benchmark=str(items), output_dir=str(tmp_path / "run1"), batch_size=2, max_new_tokens=4, quiet=True, baseline_system="rag"
+    )
     samples = read_samples(Runner(config, registry).run())
     assert [s["extra"]["retrieved"][0]["anchor"] for s in samples] == ["ddr5/refresh.md#refresh-interval", "devices/mosfet.md#saturation-current"]
     # the run log shows the prompt the model really saw: passages included

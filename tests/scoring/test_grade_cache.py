@@ -28,7 +28,9 @@ def test_second_grading_is_served_from_the_cache_and_equal(tmp_path: Path, monke
         raise AssertionError("graded again")
 
     monkeypatch.setattr(gradebook, "grade", must_not_grade)
-    second = grade_samples(samples({**GOOD, **{k: v for k, v in BAD.items() if k.startswith("st-a")}}), items, config, cache=GradeCache(tmp_path / "grades.sqlite"))
+    second = grade_samples(
+        samples({**GOOD, **{k: v for k, v in BAD.items() if k.startswith("st-a")}}), items, config, cache=GradeCache(tmp_path / "grades.sqlite")
+    )
     assert second == first
     with pytest.raises(AssertionError, match="graded again"):  # one changed response misses
         grade_samples(samples({**GOOD, "st-a-001": "1.15 V"}), items, config, cache=GradeCache(tmp_path / "grades.sqlite"))

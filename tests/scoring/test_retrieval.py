@@ -60,7 +60,9 @@ def test_empty_rank_list() -> None:
 
 
 def _item(item_id: str, category: str, gold: tuple[str, ...]) -> Item:
-    return Item(id=item_id, category=category, question="q", answer=Answer("none") if category == "refusal_probe" else Answer("text", accept=("x",)), gold_passages=gold)
+    return Item(
+        id=item_id, category=category, question="q", answer=Answer("none") if category == "refusal_probe" else Answer("text", accept=("x",)), gold_passages=gold
+    )
 
 
 def _sample(item_id: str, system: str, anchors: list[str] | None) -> dict:

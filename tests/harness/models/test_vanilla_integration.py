@@ -17,7 +17,22 @@ pytestmark = pytest.mark.integration
 
 def test_vanilla_run_then_fully_cached(tmp_path: Path) -> None:
     env = {**os.environ, "HARNESS_CACHE": os.environ.get("HARNESS_CACHE", str(Path.home() / ".cache" / "raq-harness"))}
-    common = [sys.executable, "-m", "harness", "run", "--systems", "vanilla", "--benchmark", str(STARTER), "--limit", "3", "--max-new-tokens", "48", "--quiet", "--no-cache"]
+    common = [
+        sys.executable,
+        "-m",
+        "harness",
+        "run",
+        "--systems",
+        "vanilla",
+        "--benchmark",
+        str(STARTER),
+        "--limit",
+        "3",
+        "--max-new-tokens",
+        "48",
+        "--quiet",
+        "--no-cache",
+    ]
     first = subprocess.run([*common, "--output-dir", str(tmp_path / "a")], cwd=REPO, capture_output=True, text=True, env=env, timeout=900)
     assert first.returncode == 0, first.stderr
     samples = [json.loads(line) for line in (tmp_path / "a" / "samples.jsonl").read_text().splitlines()]

@@ -24,7 +24,18 @@ def test_cpu_features_name_the_capability() -> None:
 
 def test_batcher_times_prefill_and_decode_apart() -> None:
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    config = LlamaConfig(
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
     model = LlamaForCausalLM(config).eval()
     tasks = [DecodeTask(i, [1] + [4 + (i * 5 + j) % 50 for j in range(3 + i)], 6) for i in range(7)]
     batcher = ContinuousBatcher(model, eos_ids={-1}, pad_id=0, max_rows=3)  # no EOS: every row runs its budget

@@ -8,7 +8,6 @@ import pytest
 
 from harness.preferences.analysis import preference_summary, render_preferences_html, render_preferences_markdown, summarize
 from harness.preferences.store import JUDGE_PREFERENCES, PREFERENCES, Vote
-
 from tests.harness.preferences.conftest import vote
 
 X, Y = "lora", "lora-kd"
@@ -73,8 +72,14 @@ def test_cohen_kappa_for_two_raters() -> None:
     # outcomes (first = lora wins): alice first, second, tie, first; bob first, second, first, second
     # po = 2/4; pe = (2*2 + 1*2 + 1*0) / 16 = 0.375; kappa = 0.125 / 0.625 = 0.2
     votes = [
-        vote("alice", "q0", X, Y, "a"), vote("alice", "q1", X, Y, "b"), vote("alice", "q2", X, Y, "tie"), vote("alice", "q3", X, Y, "a"),
-        vote("bob", "q0", Y, X, "b"), vote("bob", "q1", Y, X, "a"), vote("bob", "q2", X, Y, "a"), vote("bob", "q3", X, Y, "b"),
+        vote("alice", "q0", X, Y, "a"),
+        vote("alice", "q1", X, Y, "b"),
+        vote("alice", "q2", X, Y, "tie"),
+        vote("alice", "q3", X, Y, "a"),
+        vote("bob", "q0", Y, X, "b"),
+        vote("bob", "q1", Y, X, "a"),
+        vote("bob", "q2", X, Y, "a"),
+        vote("bob", "q3", X, Y, "b"),
         vote("bob", "q4", X, Y, "a"),  # only bob: not shared
     ]
     agreement = summarize(votes, resamples=200)["human"]["agreement"]
@@ -104,7 +109,13 @@ def judge_vote(item: str, choice: str, consistent: bool | None) -> Vote:
 def test_judge_block_reports_consistency_and_agreement_with_humans() -> None:
     humans = [vote("alice", "q0", X, Y, "a"), vote("bob", "q0", X, Y, "a"), vote("alice", "q1", X, Y, "b"), vote("alice", "q2", X, Y, "both_wrong")]
     humans += [vote("alice", "q3", X, Y, "a"), vote("bob", "q3", X, Y, "b")]  # split: no majority
-    judges = [judge_vote("q0", "a", True), judge_vote("q1", "tie", False), judge_vote("q2", "tie", True), judge_vote("q3", "a", True), judge_vote("q4", "invalid", None)]
+    judges = [
+        judge_vote("q0", "a", True),
+        judge_vote("q1", "tie", False),
+        judge_vote("q2", "tie", True),
+        judge_vote("q3", "a", True),
+        judge_vote("q4", "invalid", None),
+    ]
     block = summarize(humans, judges, resamples=200)["judges"]["judge:teacher"]
     assert block["votes"] == 4 and block["invalid"] == 1
     assert block["position_consistency"] == {"judged": 4, "consistent": 3, "rate": 0.75}

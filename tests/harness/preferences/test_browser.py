@@ -20,14 +20,22 @@ from typing import Iterator
 import pytest
 
 from harness.preferences.store import read_votes
-
 from tests.conftest import REPO
 from tests.harness.preferences.conftest import write_run
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 EVIL = "<script>alert('x')</script> The delay is <b>40 ps</b>."
 
 
@@ -44,7 +52,10 @@ class Server:
     def __init__(self, run_dir: Path) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "harness", "rate", str(run_dir), "--port", "0"],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         line: list[str] = []
         reader = threading.Thread(target=lambda: line.append(self.proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]
@@ -64,10 +75,14 @@ class Server:
 def browser_page(tmp_path: Path) -> Iterator[object]:
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium is not installed (/usr/bin/chromium); apt-get install chromium to run browser tests")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed (pip install playwright; no browser download needed)")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright Python package is not installed (pip install playwright; no browser download needed)"
+    )
     profile = tempfile.mkdtemp(prefix="chromium-profile-", dir=tmp_path)
     with sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(profile, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 860})
+        context = playwright.chromium.launch_persistent_context(
+            profile, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 860}
+        )
         try:
             yield context.new_page()
         finally:

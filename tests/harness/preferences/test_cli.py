@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 
 from harness.cli.main import build_parser, main
-
 from tests.harness.preferences.conftest import vote
 
 

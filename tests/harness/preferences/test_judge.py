@@ -12,24 +12,44 @@ from harness.preferences.analysis import preference_summary
 from harness.preferences.judge import JudgeConfig, judge_run, parse_verdict
 from harness.preferences.store import read_votes
 from harness.registry import Registry
-
 from tests.harness.preferences.conftest import write_run
 
 
 @pytest.mark.parametrize(
     ("reply", "verdict"),
     [
-        ("A", "a"), ("**B**", "b"), ("(A)", "a"), ("B.", "b"), ("Answer B", "b"), ("Verdict: A", "a"), ("answer: b", "b"),
-        ("Tie", "tie"), ("tie.", "tie"), ("Both are equally good", "tie"), ("The verdict: tie", "tie"),
-        ("A is better because it shows the steps", "a"), ("I think answer B is better.", "b"), ("The better answer is A.", "a"), ("[[B]]", "b"),
+        ("A", "a"),
+        ("**B**", "b"),
+        ("(A)", "a"),
+        ("B.", "b"),
+        ("Answer B", "b"),
+        ("Verdict: A", "a"),
+        ("answer: b", "b"),
+        ("Tie", "tie"),
+        ("tie.", "tie"),
+        ("Both are equally good", "tie"),
+        ("The verdict: tie", "tie"),
+        ("A is better because it shows the steps", "a"),
+        ("I think answer B is better.", "b"),
+        ("The better answer is A.", "a"),
+        ("[[B]]", "b"),
         ("B\nbecause it converts units", "b"),
         ("A DDR5 subchannel is 32 bits wide", None),  # the article, not a verdict
-        ("A or B", None), ("Answer A is better. Answer B is better.", None), ("", None), ("Both answers are wrong", None),
+        ("A or B", None),
+        ("Answer A is better. Answer B is better.", None),
+        ("", None),
+        ("Both answers are wrong", None),
         # replies SmolLM2-135M gave as a judge
         ("A, B, tie.", None),  # the instruction echoed back
-        ("The answer is A.", "a"), ("The answer is: A.", "a"), ("The answer that is better is answer A.", "a"),
-        ("A: A\n\nA is the correct answer.", "a"), ("A is the better answer.", "a"), ("A. It has a better value", "a"),
-        ("A\n\nA question about a DRAM has tCK = 0", "a"), ("This is a tie.", "tie"), ("B, not A", None),
+        ("The answer is A.", "a"),
+        ("The answer is: A.", "a"),
+        ("The answer that is better is answer A.", "a"),
+        ("A: A\n\nA is the correct answer.", "a"),
+        ("A is the better answer.", "a"),
+        ("A. It has a better value", "a"),
+        ("A\n\nA question about a DRAM has tCK = 0", "a"),
+        ("This is a tie.", "tie"),
+        ("B, not A", None),
     ],
 )
 def test_parse_verdict(reply: str, verdict: str | None) -> None:

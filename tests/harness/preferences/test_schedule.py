@@ -8,7 +8,6 @@ import pytest
 from harness.api.errors import DataError
 from harness.preferences.schedule import load_answers, next_comparison, pair_coverage, progress, sides
 from harness.preferences.store import Vote
-
 from tests.harness.preferences.conftest import write_run
 
 

@@ -8,7 +8,6 @@ import pytest
 from harness.api.errors import DataError
 from harness.preferences.server import create_app
 from harness.preferences.store import read_votes
-
 from tests.harness.preferences.conftest import write_run
 
 CODE = {"lora": "Alpha", "lora-kd": "Beta"}  # answers must not name their system
@@ -17,7 +16,12 @@ EVIL = '<script>alert("pwned")</script><b>bold</b> & more'
 
 @pytest.fixture
 def run2(tmp_path: Path) -> Path:
-    return write_run(tmp_path / "run", ["lora", "lora-kd"], items=3, answer=lambda system, item: EVIL if (system, item) == ("lora", "q-001") else f"{CODE[system]} answer for {item}")
+    return write_run(
+        tmp_path / "run",
+        ["lora", "lora-kd"],
+        items=3,
+        answer=lambda system, item: EVIL if (system, item) == ("lora", "q-001") else f"{CODE[system]} answer for {item}",
+    )
 
 
 def next_page(client, rater: str = "alice"):
@@ -57,8 +61,7 @@ def test_votes_are_logged_with_system_names_that_the_page_hides(run2: Path) -> N
 
 def test_answer_html_is_escaped(run2: Path) -> None:
     client = create_app(run2).test_client()
-    from harness.preferences.schedule import comparison_key, sides
-    from harness.preferences.schedule import Comparison
+    from harness.preferences.schedule import Comparison, comparison_key, sides
 
     comparison = Comparison(item="q-001", pair=("lora", "lora-kd"), key=comparison_key("q-001", "lora", "lora-kd"))
     page = client.get(f"/rate/alice/{comparison.key}").get_data(as_text=True)

@@ -7,7 +7,6 @@ import pytest
 
 from harness.api.errors import DataError
 from harness.preferences.store import Vote, VoteStore, check_rater, latest_votes, read_votes
-
 from tests.harness.preferences.conftest import vote
 
 

@@ -60,7 +60,11 @@ def _handler(state: FakeServer) -> type[BaseHTTPRequestHandler]:
                     payload = reply.body
                 else:
                     text = state.answer(body)
-                    choice = {"index": 0, "finish_reason": "stop", **({"message": {"role": "assistant", "content": text}} if "messages" in body else {"text": text})}
+                    choice = {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        **({"message": {"role": "assistant", "content": text}} if "messages" in body else {"text": text}),
+                    }
                     payload = {"id": "x", "model": body["model"], "choices": [choice], "usage": {"prompt_tokens": 7, "completion_tokens": len(text.split())}}
                 data = json.dumps(payload).encode() if not isinstance(payload, bytes) else payload
                 self.send_response(reply.status)

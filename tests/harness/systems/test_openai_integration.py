@@ -93,7 +93,15 @@ def registry_for(server: Server, model_dir: Path) -> tuple[object, dict]:
     from harness.systems.openai_system import openai
 
     registry = Registry.from_entry_points()
-    options = {"base_url": f"http://127.0.0.1:{server.port}/v1", "model": str(model_dir), "concurrency": 2, "timeout_s": 300.0, "max_retries": 40, "backoff_s": 0.5, "max_backoff_s": 5.0}
+    options = {
+        "base_url": f"http://127.0.0.1:{server.port}/v1",
+        "model": str(model_dir),
+        "concurrency": 2,
+        "timeout_s": 300.0,
+        "max_retries": 40,
+        "backoff_s": 0.5,
+        "max_backoff_s": 5.0,
+    }
     registry.register("served", lambda **o: openai(**{**options, **o}))
     return registry, options
 
@@ -102,7 +110,16 @@ def run(registry: object, systems: str, out: Path) -> Path:
     from harness.runner import RunConfig, Runner
     from tests.conftest import STARTER
 
-    config = RunConfig(systems=systems, benchmark=str(STARTER), limit=ITEMS, output_dir=str(out), max_new_tokens=MAX_NEW_TOKENS, quiet=True, use_cache=False, baseline_system="vanilla")
+    config = RunConfig(
+        systems=systems,
+        benchmark=str(STARTER),
+        limit=ITEMS,
+        output_dir=str(out),
+        max_new_tokens=MAX_NEW_TOKENS,
+        quiet=True,
+        use_cache=False,
+        baseline_system="vanilla",
+    )
     return Runner(config, registry).run()  # type: ignore[arg-type]
 
 

@@ -37,20 +37,39 @@ def injected(number: int) -> Reply | None:
 def write_items(path: Path) -> Path:
     with path.open("w") as handle:
         for i in range(N_ITEMS):
-            handle.write(json.dumps({"id": f"load-{i:03d}", "category": "accuracy", "question": f"Load question {i}: name the cell.", "answer": {"type": "text", "accept": ["1T1C"]}}) + "\n")
+            handle.write(
+                json.dumps(
+                    {
+                        "id": f"load-{i:03d}",
+                        "category": "accuracy",
+                        "question": f"Load question {i}: name the cell.",
+                        "answer": {"type": "text", "accept": ["1T1C"]},
+                    }
+                )
+                + "\n"
+            )
     return path
 
 
 def test_500_requests_with_faults_and_a_restart_answer_every_item_exactly_once(tmp_path: Path, isolated_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("harness.runner.summarize", lambda *args: {})  # grading is not under test
-    state = FakeServer(default_delay_s=0.005, fault=injected, untracked={n for n in range(5 * N_ITEMS) if n % 29 == 11 and injected(n) is not None and injected(n).status == 200})
+    state = FakeServer(
+        default_delay_s=0.005,
+        fault=injected,
+        untracked={n for n in range(5 * N_ITEMS) if n % 29 == 11 and injected(n) is not None and injected(n).status == 200},
+    )
     server = LoopbackServer(state)
     flipper = server.restart_when(seen=N_ITEMS // 2, down_s=0.5)
     registry = Registry()
-    registry.register("served", lambda **o: openai(base_url=state.url, model="m", concurrency=CONCURRENCY, timeout_s=TIMEOUT_S, max_retries=30, backoff_s=0.02, max_backoff_s=0.2, **o))
+    registry.register(
+        "served",
+        lambda **o: openai(base_url=state.url, model="m", concurrency=CONCURRENCY, timeout_s=TIMEOUT_S, max_retries=30, backoff_s=0.02, max_backoff_s=0.2, **o),
+    )
     items = write_items(tmp_path / "items.jsonl")
     try:
-        run_dir = Runner(RunConfig(systems="served", benchmark=str(items), output_dir=str(tmp_path / "run"), quiet=True, baseline_system="served"), registry).run()
+        run_dir = Runner(
+            RunConfig(systems="served", benchmark=str(items), output_dir=str(tmp_path / "run"), quiet=True, baseline_system="served"), registry
+        ).run()
     finally:
         flipper.join()
         server.close()
@@ -70,4 +89,7 @@ def test_500_requests_with_faults_and_a_restart_answer_every_item_exactly_once(t
     assert meta["generated"] == N_ITEMS and meta["retries"] == retries
     assert retries >= faults_served >= 40, (retries, faults_served)
     assert retries >= len(state.seen) - N_ITEMS  # every request the server saw beyond one per item was a retry
-    print(f"\n{N_ITEMS} items, {len(state.seen)} requests seen by the server, {faults_served} injected faults, {retries} retries, max in flight {state.max_in_flight}/{CONCURRENCY}")
+    print(
+        f"\n{N_ITEMS} items, {len(state.seen)} requests seen by the server, {faults_served} injected faults, "
+        f"{retries} retries, max in flight {state.max_in_flight}/{CONCURRENCY}"
+    )

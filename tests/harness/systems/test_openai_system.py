@@ -118,7 +118,9 @@ def test_runner_commits_streamed_answers_and_survives_a_server_restart(tmp_path:
     registry = Registry()
     registry.register("served", lambda **o: openai(base_url=state.url, model="m", concurrency=2, max_retries=20, backoff_s=0.05, max_backoff_s=0.2, **o))
     try:
-        run_dir = Runner(RunConfig(systems="served", benchmark=str(STARTER), output_dir=str(tmp_path / "run"), quiet=True, baseline_system="served"), registry).run()
+        run_dir = Runner(
+            RunConfig(systems="served", benchmark=str(STARTER), output_dir=str(tmp_path / "run"), quiet=True, baseline_system="served"), registry
+        ).run()
     finally:
         flipper.join()
         server.close()
