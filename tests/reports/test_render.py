@@ -118,3 +118,25 @@ def test_compare_of_runs_with_no_shared_item_says_so(tmp_path: Path, capsys: pyt
     assert main(["compare", str(before), str(after)]) == 2
     err = capsys.readouterr().err
     assert "share no graded item" in err and len(err.strip().splitlines()) == 1
+
+
+def test_compare_with_a_run_that_kept_only_its_run_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A baseline committed without its answers compares through run.json's per-item outcomes."""
+    full = make_run(tmp_path / "a", {"rag": BAD})
+    run = json.loads((full / "run.json").read_text())
+    grades = [json.loads(line) for line in (full / "grades.jsonl").read_text().splitlines()]
+    run["metrics"] = {"outcomes": {"rag": {g["id"]: [g["correct"], g["refused"], g["category"]] for g in grades}}}
+    only = tmp_path / "only"
+    only.mkdir()
+    (only / "run.json").write_text(json.dumps(run))
+    after = make_run(tmp_path / "b", {"rag": GOOD})
+    assert main(["compare", str(only), str(after), "--json"]) == 0
+    captured = capsys.readouterr()
+    rows = {(r["system"], r["metric"]): r for r in json.loads(captured.out)}
+    assert rows[("rag", "accuracy")]["n"] == 12 and rows[("rag", "accuracy")]["a"] == 0.0 and rows[("rag", "accuracy")]["b"] == 1.0
+    assert rows[("rag", "false_refusal_rate")]["delta"] == -1.0
+    assert rows[("rag", "unit_error_rate")]["n"] == 0 and rows[("rag", "mean_latency_s")]["n"] == 0
+    assert f"note: {only} has no samples.jsonl" in captured.err
+    (only / "run.json").write_text(json.dumps({**run, "metrics": {}}))
+    assert main(["compare", str(only), str(after)]) == 2
+    assert "metrics.outcomes: missing" in capsys.readouterr().err
