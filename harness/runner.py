@@ -217,6 +217,9 @@ class Runner:
         self.config = config
         self.registry = registry or Registry.from_entry_points()
         self._progress_factory = progress
+        self._overall: Any = None  # the whole-run progress line (multi-system runs only)
+        self._run_tokens = 0  # completion tokens generated so far in this run, for its tok/s
+        self._run_started = time.perf_counter()
 
     def _progress(self, total: int, initial: int, desc: str) -> Any:
         if self._progress_factory is not None:
@@ -348,7 +351,7 @@ class Runner:
         writer.write(cached_samples)
         pending = [requests[i] for i in requests if keys[i] not in hits]
         bar = self._progress(total=len(items), initial=len(done) + len(cached_samples), desc=name)
-        overall = getattr(self, "_overall", None)
+        overall = self._overall
         if overall is not None:
             overall.update(len(done) + len(cached_samples))
         generated = retries = 0
