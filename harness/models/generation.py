@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from harness.api.errors import ConfigError
 from harness.api.system import GenerationRequest, GenerationResult
+from harness.models.continuous_batching import ForwardTimings
 from harness.models.loops import LoopDetector, find_loop
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ class BatchGenerator:
         self.settings = settings or GenerationSettings()
         self.device = next(model.parameters()).device
         self._continuous: bool | None = None  # whether the model supports continuous batching
-        self.timings: Any = None  # ForwardTimings of the continuous path, summed over calls (None before any)
+        self.timings = ForwardTimings()  # prefill and decode time of the continuous path, summed over calls
 
     def generate(self, requests: Sequence[GenerationRequest], progress: Callable[[int], None] | None = None) -> list[GenerationResult]:
         """Results in input order; ``progress(n)`` is called as ``n`` more requests finish."""
@@ -140,11 +141,6 @@ class BatchGenerator:
             prefill_tokens=self.settings.prefill_tokens,
             autocast_bf16=self.settings.autocast_bf16 and self.device.type == "cpu",
         )
-        if self.timings is None:
-            from harness.models.continuous_batching import ForwardTimings
-
-            self.timings = ForwardTimings()
-        batcher_timings = batcher.timings  # filled while run() goes on
         for outputs in batcher.run(tasks):
             batch = []
             for out in outputs:
@@ -165,7 +161,7 @@ class BatchGenerator:
                     )
                 )
             yield batch
-        self.timings.merge(batcher_timings)
+        self.timings.merge(batcher.timings)
 
     def _stop_check(self, stops: Sequence[str]) -> Callable[[list[int]], bool] | None:
         wanted = [s for s in stops if s]
