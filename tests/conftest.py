@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pytest
 
@@ -83,3 +83,25 @@ def run_options(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> dict[str, d
     with pytest.raises(Stop):
         run_cli.handle(build_parser().parse_args(argv))
     return seen
+
+
+def tiny_llama(vocab_size: int, max_position_embeddings: int = 128) -> Any:
+    """A seeded, randomly initialised two-layer Llama (hidden 32, 4 heads, 2 KV heads; pad 0,
+    BOS 1, EOS 2) in eval mode: the model the generation tests decode with."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=max_position_embeddings,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
+    return LlamaForCausalLM(config).eval()

@@ -7,9 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
 from harness.api.errors import ConfigError
 from harness.api.system import ChatMessage, GenerationRequest
@@ -21,6 +20,7 @@ from harness.runner import RunConfig, Runner
 from harness.systems.composed import ComposedSystem
 from retrieval_index.prompt import HEADER
 from retrieval_index.systems import RagConfig, rag, rag_oracle
+from tests.conftest import tiny_llama
 
 WORDS = ["<pad>", "<s>", "</s>", "<unk>"] + [f"w{i}" for i in range(40)]
 RETRIEVER = {"chunk_size": 64, "chunk_overlap": 8}
@@ -28,24 +28,11 @@ RETRIEVER = {"chunk_size": 64, "chunk_overlap": 8}
 
 @pytest.fixture(scope="module")
 def tiny_lm() -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast]:
-    torch.manual_seed(0)
     core = Tokenizer(models.WordLevel(vocab={w: i for i, w in enumerate(WORDS)}, unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     tok = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>")
     tok.padding_side = "left"
-    config = LlamaConfig(
-        vocab_size=len(WORDS),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        pad_token_id=0,
-        bos_token_id=1,
-        eos_token_id=2,
-    )
-    return LlamaForCausalLM(config).eval(), tok
+    return tiny_llama(len(WORDS), max_position_embeddings=4096), tok
 
 
 def make(factory, tiny_lm, bow, docs: Path, batch_size: int = 4, **retriever) -> ComposedSystem:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
 from harness.api import ChatMessage, GenerationRequest
 from harness.models.generation import BatchGenerator, GenerationSettings, cut_at_stop, render_prompt
+from tests.conftest import tiny_llama
 
 WORDS = ["<pad>", "<s>", "</s>", "<unk>"] + [f"w{i}" for i in range(60)] + ["Question:", "Answer:", "STOP"]
 
@@ -24,20 +25,7 @@ def tiny_tokenizer() -> PreTrainedTokenizerFast:
 
 @pytest.fixture(scope="module")
 def tiny() -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast]:
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(WORDS),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
-        pad_token_id=0,
-        bos_token_id=1,
-        eos_token_id=2,
-    )
-    model = LlamaForCausalLM(config).eval()
+    model = tiny_llama(len(WORDS))
     return model, tiny_tokenizer()
 
 

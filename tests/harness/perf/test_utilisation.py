@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import torch
-from transformers import LlamaConfig, LlamaForCausalLM
-
 from harness.models.continuous_batching import ContinuousBatcher, DecodeTask, ForwardTimings
 from harness.perf.utilisation import cpu_features, matmul_peak
+from tests.conftest import tiny_llama
 
 
 def test_matmul_peak_reports_each_shape_and_the_best() -> None:
@@ -23,20 +21,7 @@ def test_cpu_features_name_the_capability() -> None:
 
 
 def test_batcher_times_prefill_and_decode_apart() -> None:
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=64,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
-        pad_token_id=0,
-        bos_token_id=1,
-        eos_token_id=2,
-    )
-    model = LlamaForCausalLM(config).eval()
+    model = tiny_llama(64)
     tasks = [DecodeTask(i, [1] + [4 + (i * 5 + j) % 50 for j in range(3 + i)], 6) for i in range(7)]
     batcher = ContinuousBatcher(model, eos_ids={-1}, pad_id=0, max_rows=3)  # no EOS: every row runs its budget
     outputs = [out for batch in batcher.run(tasks) for out in batch]
