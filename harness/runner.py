@@ -369,13 +369,13 @@ class Runner:
                 for request, res in zip(chunk, results):
                     tokens["prompt"] += res.prompt_tokens
                     tokens["completion"] += res.completion_tokens
+                    self._run_tokens += res.completion_tokens
                     if res.finish_reason == "loop":
                         tokens["loop_stops"] += 1
                         tokens["loop_budget_unspent"] += max(0, request.max_new_tokens - res.completion_tokens)
                 bar.update(len(chunk))
                 if overall is not None:
                     overall.update(len(chunk))
-                    self._run_tokens += sum(res.completion_tokens for res in results)
                     overall.set_postfix_str(f"{name}, {self._run_tokens / max(1e-9, time.perf_counter() - self._run_started):.0f} tok/s", refresh=False)
         finally:
             bar.close()
