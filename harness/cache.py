@@ -2,8 +2,12 @@
 
 SQLite gives atomic commits, so a run killed mid-batch keeps every batch committed before the
 kill. The key is a sha256 over the canonical JSON of the fingerprint and the request
-(``GenerationRequest.to_dict``: prompt/messages, max_new_tokens, stop, seed, temperature). A row
-whose JSON no longer decodes is dropped with a warning and regenerated.
+(``GenerationRequest.to_dict``: prompt/messages, max_new_tokens, stop, temperature, and the seed
+only when sampling: a greedy answer does not depend on it) plus the item fields the system reads
+(``item_fields``: ``rag-oracle`` reads ``gold_passages``, so editing an item's gold passages
+regenerates its answer). The fingerprint of a local model carries the resolved dtype and device,
+the generation code's version and the model libraries' versions. A row whose JSON no longer decodes
+is dropped with a warning and regenerated.
 """
 
 from __future__ import annotations
@@ -14,18 +18,24 @@ import logging
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from harness.api.errors import ArtifactError
 from harness.api.system import GenerationRequest, GenerationResult
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: greedy requests no longer key on the seed; item fields a system reads are keyed
 
 
-def cache_key(fingerprint: Mapping[str, Any], request: GenerationRequest) -> str:
-    payload = {"v": SCHEMA_VERSION, "fingerprint": fingerprint, "request": {k: v for k, v in request.to_dict().items() if k != "id"}}
+def cache_key(fingerprint: Mapping[str, Any], request: GenerationRequest, item_fields: Sequence[str] = ()) -> str:
+    """The answer's identity: what the system is, what it was asked, and what else it reads."""
+    asked = {k: v for k, v in request.to_dict().items() if k != "id"}
+    if request.temperature == 0.0:
+        asked.pop("seed")
+    payload: dict[str, Any] = {"v": SCHEMA_VERSION, "fingerprint": fingerprint, "request": asked}
+    if item_fields:
+        payload["item"] = {name: request.item.get(name) for name in sorted(item_fields)}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -18,13 +18,14 @@ import logging
 import platform
 import sys
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from harness.api.errors import ArtifactError, ConfigError, GenerationError, HarnessError
+from harness.api.errors import ArtifactError, ConfigError, DataError, GenerationError, HarnessError
 from harness.api.items import Item
 from harness.api.system import SENT_PROMPT, ChatMessage, Closeable, GenerationRequest, GenerationResult, StreamingSystem, System
 from harness.benchmark import Benchmark, load_benchmark
@@ -191,6 +192,27 @@ def prepare_output_dir(path: Path) -> Path:
     return path
 
 
+def check_resume(run_dir: Path, config: RunConfig, benchmark: Benchmark) -> dict[str, Any]:
+    """Before answers are added to a folder that already holds some: the benchmark file and the
+    answer-changing settings must be the ones they were made with (as ``merge`` requires of
+    shards). Returns each earlier system's fingerprint, checked when the system's turn comes."""
+    from harness.merge import MUST_AGREE
+    from harness.runlog import load_run
+
+    if not (run_dir / RUN_JSON).exists() or not any(True for _ in iter_jsonl(run_dir / SAMPLES)):
+        return {}
+    earlier = load_run(run_dir)
+    where = run_dir / RUN_JSON
+    sha, then = benchmark.describe().get("sha256"), earlier.get("benchmark", {}).get("sha256")
+    if then is not None and sha != then:
+        raise DataError(f"{where}: its answers are for benchmark sha256 {str(then)[:12]}, not {str(sha)[:12]} ({benchmark.path}); pass a new --output-dir")
+    for key in MUST_AGREE:
+        now, before = getattr(config, key), earlier.get("config", {}).get(key)
+        if key in earlier.get("config", {}) and now != before:
+            raise DataError(f"{where}: config.{key} was {before!r} for the answers already there, now {now!r}; use the same setting or a new --output-dir")
+    return {name: meta["fingerprint"] for name, meta in earlier.get("systems", {}).items() if meta.get("fingerprint") is not None}
+
+
 def sample_record(item: Item, system: str, request: GenerationRequest, result: GenerationResult, cached: bool, prompt_text: Any = None) -> dict[str, Any]:
     extra = dict(result.extra)
     sent = extra.pop(SENT_PROMPT, None)  # the prompt the system really used, when it rewrote ours
@@ -220,6 +242,9 @@ class Runner:
         self._overall: Any = None  # the whole-run progress line (multi-system runs only)
         self._run_tokens = 0  # completion tokens generated so far in this run, for its tok/s
         self._run_started = time.perf_counter()
+        self._resumed_fingerprints: dict[str, Any] = {}  # per system, from the run.json of the folder resumed into
+        self._systems_meta: dict[str, Any] = {}
+        self._checkpoint: Callable[[], None] = lambda: None  # rewrites run.json mid-run
 
     def _progress(self, total: int, initial: int, desc: str) -> Any:
         if self._progress_factory is not None:
@@ -239,6 +264,11 @@ class Runner:
             )
         prepared = self._preflight(names)
         run_dir = prepare_output_dir(Path(config.output_dir) if config.output_dir else default_output_dir(config, benchmark, names))
+        self._resumed_fingerprints = check_resume(run_dir, config, benchmark)
+        if self._resumed_fingerprints:  # systems built by the preflight are checked before any answer is generated
+            answered = Counter(s.get("system") for s in iter_jsonl(run_dir / SAMPLES))
+            for name, system in prepared.items():
+                self._check_same_version(run_dir, name, dict(system.fingerprint), answered[name])
         snapshot = run_dir / ITEMS_SNAPSHOT
         snapshot_text = "".join(json.dumps(it.to_dict(), ensure_ascii=False, sort_keys=True) + "\n" for it in items)
         from harness.runlog import write_text_atomic
@@ -258,13 +288,18 @@ class Runner:
         writer = SampleWriter(run_dir / SAMPLES)
         self._overall = self._progress(total=len(items) * len(names), initial=0, desc="all systems") if len(names) > 1 else None
         self._run_tokens, self._run_started = 0, time.perf_counter()
+
+        def checkpoint() -> None:
+            write_json_atomic(run_dir / RUN_JSON, self._run_doc(config, benchmark, names, items, systems_meta, "running", started))
+
+        self._systems_meta, self._checkpoint = systems_meta, checkpoint
         try:
             for name in names:
                 try:
                     systems_meta[name] = self._run_system(name, items, benchmark, run_dir, writer, cache, prepared.pop(name, None))
                 except HarnessError as exc:
                     log.error("system %s failed: %s", name, exc)
-                    systems_meta[name] = {"status": "failed", "error": str(exc)}
+                    systems_meta[name] = {**systems_meta.get(name, {}), "status": "failed", "error": str(exc)}
                     failures.append(f"{name}: {exc}")
                 write_json_atomic(run_dir / RUN_JSON, self._run_doc(config, benchmark, names, items, systems_meta, "running", started))
         finally:
@@ -302,6 +337,15 @@ class Runner:
             "command": sys.argv,
             "peak_rss_mb": peak_rss_mb(),
         }
+
+    def _check_same_version(self, run_dir: Path, name: str, fingerprint: Mapping[str, Any], answers: int) -> None:
+        earlier = self._resumed_fingerprints.get(name)
+        if answers and earlier is not None and earlier != fingerprint:
+            changed = sorted(k for k in set(earlier) | set(fingerprint) if earlier.get(k) != fingerprint.get(k))
+            raise DataError(
+                f"{run_dir / RUN_JSON}: system '{name}' has {answers} answers from a different version ({', '.join(changed)} changed); "
+                "pass a new --output-dir or delete its rows from samples.jsonl"
+            )
 
     def _options(self, name: str) -> dict[str, Any]:
         options = dict(self.config.system_options.get(name, {}))
@@ -342,9 +386,13 @@ class Runner:
         system = system or self._create(name, options)
         fingerprint = dict(system.fingerprint)
         done = {s["id"] for s in iter_jsonl(run_dir / SAMPLES) if s.get("system") == name}
+        self._check_same_version(run_dir, name, fingerprint, len(done))
+        self._systems_meta[name] = {"status": "running", "fingerprint": fingerprint}  # so a kill mid-system can still be checked on resume
+        self._checkpoint()
         todo = [it for it in items if it.id not in done]
         requests = {it.id: build_request(it, benchmark, self.config) for it in todo}
-        keys = {it.id: cache_key(fingerprint, requests[it.id]) for it in todo}
+        item_fields = tuple(getattr(system, "item_fields", ()) or ())
+        keys = {it.id: cache_key(fingerprint, requests[it.id], item_fields) for it in todo}
         hits = cache.get_many(keys.values()) if cache is not None else {}
         by_id = {it.id: it for it in items}
         cached_samples = [sample_record(by_id[i], name, requests[i], hits[keys[i]], cached=True) for i in requests if keys[i] in hits]

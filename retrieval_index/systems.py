@@ -65,6 +65,7 @@ class Retriever:
 
         self.config = config
         self.oracle = config.oracle
+        self.item_fields: tuple[str, ...] = ("gold_passages",) if config.oracle else ()  # keyed by the generation cache
         self.embedder = MiniLMEmbedder(device=config.embed_device, batch_size=config.embed_batch_size)
         self._index: Any = None
         self._matcher: Any = None

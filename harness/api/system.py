@@ -118,7 +118,9 @@ class GenerationResult:
 class System(Protocol):
     """The contract. ``fingerprint`` identifies everything that changes the system's outputs
     (model weights hash, adapter hash, index hash, prompt template): the generation cache is keyed
-    by it, so two systems with equal fingerprints must answer identically."""
+    by it, so two systems with equal fingerprints must answer identically. A system that reads
+    fields of ``GenerationRequest.item`` lists them in an ``item_fields`` attribute (a tuple of
+    names; absent means none) so the cache keys on their values too."""
 
     name: str
 

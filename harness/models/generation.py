@@ -30,6 +30,27 @@ from harness.models.loops import LoopDetector, find_loop
 
 log = logging.getLogger(__name__)
 
+#: Bump when a change to this package can change a generated token (decoding, stopping, batching,
+#: padding): cached answers of local models are keyed on it and are regenerated after a bump.
+GENERATION_CODE_VERSION = 1
+
+#: The distributions that run a local model; their versions are part of its fingerprint.
+MODEL_LIBRARIES = ("torch", "transformers", "peft", "tokenizers")
+
+
+def model_library_versions() -> dict[str, str]:
+    """Installed versions of :data:`MODEL_LIBRARIES` (absent ones left out)."""
+    from importlib import metadata
+
+    out = {}
+    for name in MODEL_LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
 AUTO_MAX_ROWS = 64  # automatic batch size never exceeds this many rows (see docs/performance.md)
 
 

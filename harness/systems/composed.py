@@ -38,6 +38,11 @@ class ComposedSystem:
         return str(getattr(self.source, "model_name", None) or self.source.config.model)
 
     # -- identity -------------------------------------------------------------------------------
+    @property
+    def item_fields(self) -> tuple[str, ...]:
+        """Item fields the composition reads (the oracle retriever reads ``gold_passages``)."""
+        return tuple(getattr(self.retriever, "item_fields", ()) or ())
+
     def shape(self) -> str:
         """The composition's shape as the fingerprint's ``class``: the names the systems had
         before they were compositions, so cached answers stay valid."""

@@ -15,7 +15,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from harness.api.parts import Adapter
 from harness.api.system import GenerationRequest, GenerationResult
-from harness.models.generation import BatchGenerator, GenerationSettings
+from harness.models.generation import GENERATION_CODE_VERSION, BatchGenerator, GenerationSettings, model_library_versions
 from harness.models.loops import LOOP_NGRAM, LOOP_REPEATS
 from harness.models.sources import ResolvedModel, resolve
 
@@ -62,7 +62,21 @@ class LocalModel:
 
     @property
     def fingerprint(self) -> Mapping[str, Any]:
-        fp: dict[str, Any] = {**self.resolved.fingerprint(), "dtype": self.dtype, "autocast_bf16": self.settings.autocast_bf16}
+        """The weights' identity plus what decides the numbers computed from them: the resolved
+        dtype and device (``auto`` is resolved, so ``auto`` and ``float32`` on a CPU share answers),
+        the generation code's version and the versions of the libraries that run the model."""
+        from harness.models.loading import pick_device, torch_dtype
+
+        device = pick_device(self.device)
+        dtype = str(torch_dtype(self.dtype, device)).removeprefix("torch.")
+        fp: dict[str, Any] = {
+            **self.resolved.fingerprint(),
+            "dtype": dtype,
+            "device": device.split(":")[0],  # the GPU's index does not change an answer
+            "autocast_bf16": self.settings.autocast_bf16,
+            "generation_code": GENERATION_CODE_VERSION,
+            "libraries": model_library_versions(),
+        }
         if self.quantize is not None:
             fp["quantize"] = self.quantize
         if self.settings.loop_stop:  # absent when off, so answers cached before loop stopping existed stay valid for it

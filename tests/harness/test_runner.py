@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from harness.api import GenerationResult
-from harness.api.errors import ConfigError, GenerationError
+from harness.api.errors import ConfigError, DataError, GenerationError
 from harness.benchmark import load_benchmark
 from harness.registry import Registry
 from harness.runlog import load_run, read_samples
@@ -199,3 +199,52 @@ def test_run_json_records_tokens_wall_time_and_loop_stops_per_system(tmp_path: P
     assert meta["completion_tokens"] == sum(s["completion_tokens"] for s in samples)
     assert meta["prompt_tokens"] == 7 * len(samples)
     assert meta["wall_s"] >= meta["generation_wall_s"] > 0
+
+
+class Renamed(Recorder):
+    """The same answers under another version of the system."""
+
+    @property
+    def fingerprint(self) -> dict:
+        return {"rec": 2}
+
+
+def test_resume_refuses_answers_from_another_system_version(tmp_path: Path, isolated_cache: Path) -> None:
+    out = tmp_path / "run"
+    config = RunConfig(systems="rec", benchmark=str(STARTER), output_dir=str(out), limit=3, quiet=True, baseline_system="rec")
+    Runner(config, make_registry(Recorder())).run()
+    resumed = RunConfig(systems="rec", benchmark=str(STARTER), output_dir=str(out), limit=6, quiet=True, baseline_system="rec")
+    with pytest.raises(DataError, match=r"run\.json: system 'rec' has 3 answers from a different version \(rec changed\)"):
+        Runner(resumed, make_registry(Renamed())).run()
+    assert len(read_samples(out)) == 3  # nothing already there is lost
+
+
+def test_resume_refuses_other_decoding_settings(tmp_path: Path, isolated_cache: Path) -> None:
+    out = tmp_path / "run"
+    Runner(RunConfig(systems="rec", benchmark=str(STARTER), output_dir=str(out), limit=3, quiet=True, baseline_system="rec"), make_registry(Recorder())).run()
+    longer = RunConfig(systems="rec", benchmark=str(STARTER), output_dir=str(out), limit=6, max_new_tokens=99, quiet=True, baseline_system="rec")
+    with pytest.raises(DataError, match=r"config\.max_new_tokens was 192 for the answers already there, now 99"):
+        Runner(longer, make_registry(Recorder())).run()
+
+
+def test_resume_refuses_an_edited_benchmark(tmp_path: Path, isolated_cache: Path) -> None:
+    out, bench = tmp_path / "run", tmp_path / "bench"
+    import shutil
+
+    shutil.copytree(STARTER.parent, bench)
+    copy = bench / STARTER.name
+    Runner(RunConfig(systems="rec", benchmark=str(copy), output_dir=str(out), limit=3, quiet=True, baseline_system="rec"), make_registry(Recorder())).run()
+    items = bench / "items.jsonl"
+    items.write_text(items.read_text().replace("?", " ?", 1))
+    with pytest.raises(DataError, match=r"its answers are for benchmark sha256 .*pass a new --output-dir"):
+        Runner(RunConfig(systems="rec", benchmark=str(copy), output_dir=str(out), limit=3, quiet=True, baseline_system="rec"), make_registry(Recorder())).run()
+
+
+def test_a_run_killed_mid_system_records_its_fingerprint_for_the_resume_check(tmp_path: Path, isolated_cache: Path) -> None:
+    out = tmp_path / "run"
+    config = RunConfig(systems="rec", benchmark=str(STARTER), output_dir=str(out), batch_size=2, quiet=True, baseline_system="rec")
+    with pytest.raises(GenerationError):
+        Runner(config, make_registry(Recorder(fail_after=2))).run()
+    assert load_run(out)["systems"]["rec"]["fingerprint"] == {"rec": 1}
+    with pytest.raises(DataError, match="different version"):
+        Runner(config, make_registry(Renamed())).run()
