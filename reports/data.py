@@ -35,7 +35,7 @@ class ReportData:
 
     @property
     def baseline(self) -> str:
-        return str(self.metrics.get("comparisons", {}).get("baseline") or self.run.get("config", {}).get("baseline_system") or "vanilla")
+        return str(self.metrics.get("versus_baseline", {}).get("baseline") or self.run.get("config", {}).get("baseline_system") or "vanilla")
 
     def stats(self, system: str) -> dict[str, Any]:
         """The system's row of :attr:`summary`, missing values as None."""
@@ -49,7 +49,8 @@ class ReportData:
         return self.metrics.get("per_system", {}).get(name, {})
 
     def comparison(self, name: str) -> dict[str, Any] | None:
-        for row in self.metrics.get("comparisons", {}).get("rows", []):
+        """``name``'s accuracy row against the baseline system (None for the baseline itself)."""
+        for row in self.metrics.get("versus_baseline", {}).get("rows", []):
             if row.get("system") == name:
                 return row
         return None
@@ -70,6 +71,7 @@ def load_report_data(run_dir: Path, regrade: bool = False, baseline: str | None 
     from harness.runlog import load_run
     from harness.scoring.gradebook import load_items
     from harness.scoring.metrics import metrics_from_frame
+    from harness.scoring.pairs import report_config_of
 
     run_dir = Path(run_dir)
     run = load_run(run_dir)
@@ -80,7 +82,7 @@ def load_report_data(run_dir: Path, regrade: bool = False, baseline: str | None 
     systems = [s for s in declared if s in seen] + [s for s in seen if s not in declared]
     chosen = baseline or (run.get("config") or {}).get("baseline_system") or "vanilla"
     summary = widen(summarize(samples, by=["system"]))
-    metrics = metrics_from_frame(samples, systems, chosen, summary=summary)
+    metrics = metrics_from_frame(samples, systems, chosen, summary=summary, report=report_config_of(run))
     return ReportData(
         run_dir=run_dir,
         run=run,
@@ -97,7 +99,7 @@ def _with_extras(summary: pd.DataFrame, samples: pd.DataFrame, metrics: Mapping[
     """Add what ``summary.csv`` shows beside the groupby metrics: answer counts, retrieval hit@5
     and MRR, and the paired comparison against the baseline system."""
     per_system = metrics.get("per_system", {})
-    comparisons = {row["system"]: row for row in metrics.get("comparisons", {}).get("rows", [])}
+    comparisons = {row["system"]: row for row in metrics.get("versus_baseline", {}).get("rows", [])}
     retrieval = {name: (m.get("retrieval") or {}).get("all", {}) for name, m in per_system.items()}
     names = [str(s) for s in summary.index]
     return summary.assign(

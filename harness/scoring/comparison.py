@@ -6,7 +6,8 @@ For every system in both runs, each metric is recomputed on the shared items onl
 delta (B - A) is not confounded by different item sets:
 
 * binary per item -- ``accuracy``, ``unit_error_rate``, ``numeric_value_error_rate``,
-  ``refusal_rate``, ``false_refusal_rate``: exact McNemar (two-sided) + paired bootstrap CI;
+  ``refusal_rate``, ``false_refusal_rate``: exact McNemar (two-sided) + Newcombe's paired CI
+  (:func:`harness.scoring.stats.newcombe_paired_ci`);
 * continuous per item -- ``quality`` (key-point coverage), ``mean_latency_s``,
   ``mean_completion_tokens``: Wilcoxon signed-rank (two-sided) + paired bootstrap CI.
 
@@ -46,7 +47,7 @@ class MetricDelta:
     a: float | None
     b: float | None
     delta: float | None  # b - a
-    ci: tuple[float, float] | None  # paired bootstrap 95% CI of the delta
+    ci: tuple[float, float] | None  # 95% CI of the delta: Newcombe (binary metrics) or paired bootstrap (continuous)
     p_value: float | None
     test: str
     p_holm: float | None = None
@@ -111,7 +112,7 @@ def _binary_row(system: str, metric: str, pairs: list[tuple[bool, bool]]) -> Met
         return MetricDelta(system, metric, 0, None, None, None, None, None, "exact McNemar")
     a = [x for x, _ in pairs]
     b = [y for _, y in pairs]
-    ci = stats.paired_bootstrap_ci([float(x) for x in a], [float(y) for y in b])
+    ci = stats.newcombe_paired_ci(stats.PairedCounts.of(b, a))  # of mean(b) - mean(a)
     mean_a, mean_b = sum(a) / len(a), sum(b) / len(b)
     return MetricDelta(
         system,
