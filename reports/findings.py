@@ -4,7 +4,8 @@ run's pair table and per-system rates (never typed by hand, so they cannot drift
     python -m harness report RUN_DIR
 
 One sentence per row of ``metrics["comparisons"]`` (accuracy pairs, then refusal pairs), one
-naming the pairs that could not be tested, and one on unit errors when the run has numeric items::
+naming the pairs that could not be tested, one per system that was not applicable to some items,
+and one on unit errors when the run has numeric items::
 
     lora-kd vs lora: +0.4 pts (35.3% vs 34.9% on 102 items), 95% CI [-1.2, +2.0], McNemar p = 1.00
     (Holm 1.00); not significant: this run could only detect differences above 4.1 pts.
@@ -81,6 +82,18 @@ def unit_error_sentence(data: ReportData) -> str | None:
     return f"Unit errors (right number, missing or wrong unit) as a share of numeric answers: {units}.{spread}"
 
 
+def not_applicable_sentence(data: ReportData, name: str) -> str | None:
+    """Says that ``name`` was left out on some items, how many and why."""
+    m = data.per_system(name)
+    if not m.get("n_not_applicable"):
+        return None
+    reasons = "; ".join(f"{reason} ({count})" for reason, count in (m.get("not_applicable") or {}).items())
+    scored = int(m.get("n") or 0)
+    rest = f"its figures count only the other {scored}" if scored else "it has no figures in this report"
+    counts = f"{m['n_not_applicable']} of {m['n_not_applicable'] + scored} items"
+    return f"{name} was not applicable to {counts} ({reasons}): nothing was generated for them and {rest}."
+
+
 def findings(data: ReportData) -> list[str]:
     """The sentences of the report's Findings section, in order."""
     table = data.metrics.get("comparisons") or {}
@@ -93,6 +106,7 @@ def findings(data: ReportData) -> list[str]:
         out.append(sentence)
     if table.get("skipped"):
         out.append("Not tested: " + "; ".join(table["skipped"]) + ".")
+    out += [sentence for sentence in (not_applicable_sentence(data, name) for name in data.systems) if sentence]
     units = unit_error_sentence(data)
     if units:
         out.append(units)

@@ -15,7 +15,7 @@ import re
 from harness.analysis import answer_key
 from reports.data import ReportData, verdict
 from reports.findings import findings
-from reports.tables import PAIR_NOTE, Table, baseline_table, category_table, comparison_table, retrieval_table, summary_table
+from reports.tables import NO_OTHER, PAIR_NOTE, Table, baseline_table, category_table, comparison_table, retrieval_table, summary_table
 
 ANSWER_CHARS = 240  # characters of each answer shown in the per-item table (report.html has all)
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|#~>!{}])")
@@ -58,6 +58,7 @@ def render_markdown(data: ReportData, figure_files: dict[str, tuple[str, str]]) 
         "",
         "## Summary",
         "",
+        "n: answers scored; n/a: items the system cannot do (nothing generated), left out of all its figures. "
         "Accuracy counts items with an answer key. Every rate carries its 95% Wilson interval in brackets (quality: a 95% bootstrap interval). "
         "Unit errors: numeric items with the right number but a missing or wrong unit. "
         "Value errors: numeric items with the wrong number. Quality: mean fraction of key points covered. False refusals: refusals on benign probe questions.",
@@ -73,7 +74,7 @@ def render_markdown(data: ReportData, figure_files: dict[str, tuple[str, str]]) 
     ]
     pairs = data.metrics.get("comparisons") or {}
     comparison = comparison_table(data)
-    out += [escape(PAIR_NOTE), "", table(comparison), ""] if comparison[1] else ["No pair of the benchmark's [report] pairs is in this run.", ""]
+    out += [escape(PAIR_NOTE), "", table(comparison), ""] if comparison[1] else ["None of the benchmark's report pairs could be tested in this run.", ""]
     if pairs.get("skipped"):
         out += ["Not tested: " + escape("; ".join(pairs["skipped"])) + ".", ""]
     out += [f"## Every system against {escape(data.baseline)}", ""]
@@ -81,7 +82,7 @@ def render_markdown(data: ReportData, figure_files: dict[str, tuple[str, str]]) 
     if versus[1]:
         out += ["Accuracy only; Holm-adjusted across these rows.", "", table(versus), ""]
     else:
-        out += [escape(data.metrics.get("versus_baseline", {}).get("note") or "Only one system in this run."), ""]
+        out += [escape(data.metrics.get("versus_baseline", {}).get("note") or NO_OTHER.format(baseline=data.baseline)), ""]
     retrieval = retrieval_table(data)
     if retrieval[1]:
         out += [

@@ -53,7 +53,8 @@ def summary_table(data: ReportData) -> Table:
     for name in data.systems:
         m = data.stats(name)
         speed = [num(m.get("mean_latency_s"), 3), num(m.get("mean_completion_tokens"), 1)]
-        rows.append([name, str(m.get("n", 0)), pct_ci(m, "accuracy"), *(pct_ci(m, k) for k in RATES), *speed])
+        n = str(m.get("n") or 0) + (f" ({m['n_not_applicable']} n/a)" if m.get("n_not_applicable") else "")
+        rows.append([name, n, pct_ci(m, "accuracy"), *(pct_ci(m, k) for k in RATES), *speed])
     return header, rows
 
 
@@ -112,6 +113,7 @@ def baseline_table(data: ReportData) -> Table:
     return pair_rows(data.metrics.get("versus_baseline") or {})
 
 
+NO_OTHER = "No other system was scored on an item {baseline} was scored on."  # an empty table against the baseline
 PAIR_NOTE = (
     "Same items for both systems. Difference: first system minus second, in points, with Newcombe's 95% CI for paired proportions; "
     "only system / only baseline: the items on which just that one is correct (or refused); exact McNemar p on those, Holm-adjusted across "
@@ -146,7 +148,7 @@ def csv_columns(data: ReportData) -> list[str]:
     and the comparison against the baseline system."""
     from harness.analysis.summary import WILSON, metrics_of
 
-    columns = ["system", "n", "n_scored"]
+    columns = ["system", "n", "n_not_applicable", "n_scored"]
     for metric in metrics_of(data.samples):
         if metric not in data.summary:
             continue

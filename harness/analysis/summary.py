@@ -16,7 +16,8 @@ column names which. Values are rounded as ``run.json`` stores them (4 digits, to
 
 Edge cases: a metric that applies to no answer of a system (no refusal probes, no key-point
 items) has no row for it; latency and token means count every answer, graded or not, the
-other metrics only graded answers.
+other metrics only graded answers; items a system was not applicable to (``applicable`` false)
+count in none of its metrics.
 """
 
 from __future__ import annotations
@@ -31,7 +32,13 @@ if TYPE_CHECKING:
 
 
 def _graded(df: pd.DataFrame) -> pd.Series:
-    return df["grader"].notna()
+    """Answers that count: graded, of items the system was applicable to."""
+    return df["grader"].notna() & df["applicable"]
+
+
+def _ran(df: pd.DataFrame, column: str) -> pd.Series:
+    """Answers the system generated that have ``column`` (not-applicable items have no latency)."""
+    return df[column].notna() & df["applicable"]
 
 
 def _where(values: pd.Series, mask: pd.Series) -> pd.Series:
@@ -47,14 +54,14 @@ def _where(values: pd.Series, mask: pd.Series) -> pd.Series:
 #: :func:`metrics_of` adds one ``accuracy_<category>`` after ``accuracy`` per category of the frame.
 METRICS: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
     "accuracy": lambda df: _where(df["correct"], _graded(df) & df["correct"].notna()),
-    "unit_error_rate": lambda df: _where(df["unit_error"], df["unit_error"].notna()),
-    "numeric_value_error_rate": lambda df: _where(df["value_error"], df["value_error"].notna()),
-    "quality": lambda df: _where(df["coverage"], df["coverage"].notna()),
+    "unit_error_rate": lambda df: _where(df["unit_error"], _graded(df) & df["unit_error"].notna()),
+    "numeric_value_error_rate": lambda df: _where(df["value_error"], _graded(df) & df["value_error"].notna()),
+    "quality": lambda df: _where(df["coverage"], _graded(df) & df["coverage"].notna()),
     "refusal_rate": lambda df: _where(df["refused"], _graded(df)),
     "false_refusal_rate": lambda df: _where(df["refused"], _graded(df) & (df["category"] == REFUSAL_PROBE)),
-    "mean_latency_s": lambda df: _where(df["latency_s"], df["latency_s"].notna()),
-    "mean_completion_tokens": lambda df: _where(df["completion_tokens"], df["completion_tokens"].notna()),
-    "mean_prompt_tokens": lambda df: _where(df["prompt_tokens"], df["prompt_tokens"].notna()),
+    "mean_latency_s": lambda df: _where(df["latency_s"], _ran(df, "latency_s")),
+    "mean_completion_tokens": lambda df: _where(df["completion_tokens"], _ran(df, "completion_tokens")),
+    "mean_prompt_tokens": lambda df: _where(df["prompt_tokens"], _ran(df, "prompt_tokens")),
 }
 DIGITS = {"mean_completion_tokens": 2, "mean_prompt_tokens": 2}  # rounding of run.json; others 4
 RETRIEVAL_METRICS = ("retrieval_hit@1", "retrieval_hit@3", "retrieval_hit@5", "retrieval_hit@10", "retrieval_mrr")
@@ -212,9 +219,10 @@ def comparisons_df(*run_dirs: str | Path, baseline: str | None = None) -> pd.Dat
 
 
 def grade_records(samples: pd.DataFrame) -> list[dict[str, Any]]:
-    """``{"id", "system", "category", "correct", "refused"}`` of every graded answer, in log
-    order, NA as None: the input of :func:`harness.scoring.metrics.outcomes`."""
-    graded = samples[samples["grader"].notna()]
+    """``{"id", "system", "category", "correct", "refused"}`` of every graded answer (not those
+    of items the system was not applicable to), in log order, NA as None: the input of
+    :func:`harness.scoring.metrics.outcomes`."""
+    graded = samples[_graded(samples)]
     return [
         {"id": str(i), "system": str(s), "category": None if c is None else str(c), "correct": None if k is None else bool(k), "refused": bool(r)}
         for i, s, c, k, r in zip(graded["id"], graded["system"], _nullable(graded["category"]), _nullable(graded["correct"]), graded["refused"].fillna(False))

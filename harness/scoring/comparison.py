@@ -12,7 +12,8 @@ delta (B - A) is not confounded by different item sets:
   ``mean_completion_tokens``: Wilcoxon signed-rank (two-sided) + paired bootstrap CI.
 
 Edge cases: a metric with no shared items is reported with ``n = 0`` and no test; all-zero
-differences give ``p = 1``; p-values are Holm-adjusted over all rows of the comparison.
+differences give ``p = 1``; p-values are Holm-adjusted over all rows of the comparison; items a
+system was not applicable to in either run are left out.
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ def _wilcoxon(a: Sequence[float], b: Sequence[float]) -> float:
 
 def _index(grades: Sequence[Mapping[str, Any]], samples: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], tuple[Mapping[str, Any], Mapping[str, Any]]]:
     by_key = {(str(s.get("system")), str(s.get("id"))): s for s in samples}
-    return {(str(g.get("system")), str(g["id"])): (g, by_key.get((str(g.get("system")), str(g["id"])), {})) for g in grades}
+    scored = [g for g in grades if g.get("applicable", True)]  # not the items a system was not applicable to
+    return {(str(g.get("system")), str(g["id"])): (g, by_key.get((str(g.get("system")), str(g["id"])), {})) for g in scored}
 
 
 def compare_runs(

@@ -3,7 +3,8 @@
     python -m harness run --systems vanilla,rag --limit 20    # stores these under run.json "metrics"
     python -m harness report RUN_DIR                          # recomputes them and re-renders
 
-Per system (``metrics["per_system"][name]``): ``n``, ``accuracy`` with its 95% Wilson interval
+Per system (``metrics["per_system"][name]``): ``n`` (answers scored), ``n_not_applicable`` and
+``not_applicable`` (items the system cannot do, by reason: left out of every metric), ``accuracy`` with its 95% Wilson interval
 over items that have an answer key, ``accuracy_by_category``, ``unit_error_rate`` (numeric items
 with the right number but a missing/wrong unit), ``numeric_value_error_rate`` (numeric items with
 the wrong number), ``quality`` (mean key-point coverage), ``refusal_rate`` (all items),
@@ -22,11 +23,12 @@ tested against this one (the CI gate).
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from harness.api.errors import HarnessError
+from harness.api.system import NOT_APPLICABLE
 from harness.benchmark import ReportConfig
 
 log = logging.getLogger(__name__)
@@ -50,7 +52,8 @@ def _ci(row: Mapping[str, Any], metric: str) -> list[float] | None:
 def system_metrics(row: Mapping[str, Any], graded: int, cached: int, categories: Sequence[str] = ()) -> dict[str, Any]:
     """One system's ``run.json`` entry from its row of :func:`harness.analysis.widen` (the
     groupby over the samples frame, missing values as None); ``graded``/``cached``: how many of
-    its answers were graded / served from the generation cache; ``categories``: the run's
+    its answers were scored (graded, on items it was applicable to) / served from the generation
+    cache; ``categories``: the run's
     categories in benchmark order (``accuracy_by_category`` lists those the system was scored on)."""
     by_category = {
         c: {"n": _count(row, f"accuracy_{c}"), "accuracy": _value(row, f"accuracy_{c}"), "ci": _ci(row, f"accuracy_{c}")}
@@ -130,17 +133,20 @@ def metrics_from_frame(frame: Any, names: Sequence[str], baseline: str, summary:
     from harness.scoring.gradebook import GRADES, grader_id
     from harness.scoring.pairs import baseline_table, pair_table
 
-    counts = frame.groupby("system", observed=True).agg(graded=("grader", "count"), cached=("cached", "sum"))
-    graded = [str(name) for name, n in counts["graded"].items() if n]
+    scored = frame.assign(scored=frame["grader"].notna() & frame["applicable"], not_applicable=~frame["applicable"])
+    counts = scored.groupby("system", observed=True).agg(graded=("scored", "sum"), cached=("cached", "sum"), not_applicable=("not_applicable", "sum"))
+    graded = [str(name) for name, row in counts.iterrows() if row["graded"] or row["not_applicable"]]
     names = [n for n in names if n in graded] or sorted(graded)
     wide = summary if summary is not None else widen(summarize(frame, by=["system"]))
     retrieval = retrieval_for(*retrieval_inputs(frame))
     categories = [str(c) for c in frame["category"].cat.categories]  # benchmark order (see harness.analysis.frames)
     per_system = {}
     for name in names:
-        row = {k: None if pd.isna(v) else v for k, v in wide.loc[name].items()}
+        row = {k: None if pd.isna(v) else v for k, v in wide.loc[name].items()} if name in wide.index else {}
         counted = system_metrics(row, int(counts.loc[name, "graded"]), int(counts.loc[name, "cached"]), categories)
-        per_system[name] = {**counted, "retrieval": retrieval.get(name)}
+        skipped = scored[(scored["system"] == name) & scored["not_applicable"]]
+        reasons = Counter(str((extra or {}).get(NOT_APPLICABLE)) for extra in skipped["extra"])
+        per_system[name] = {**counted, "n_not_applicable": len(skipped), "not_applicable": dict(reasons), "retrieval": retrieval.get(name)}
     per_item = outcomes(grade_records(frame))
     try:
         calibration_report = load_calibration().report.get("test", {})

@@ -9,6 +9,7 @@ import pytest
 
 from harness.benchmark import load_benchmark
 from harness.runlog import iter_jsonl, read_samples
+from harness.scoring.grade import GradeConfig
 from harness.scoring.gradebook import GRADES, ensure_grades, load_items, read_grades
 from harness.scoring.metrics import compute_metrics, run_metrics
 from tests.conftest import STARTER
@@ -110,3 +111,29 @@ def test_retrieval_metrics_for_systems_that_retrieved(tmp_path: Path) -> None:
     overall = metrics["per_system"]["rag"]["retrieval"]["all"]
     assert overall["n"] == 1 and overall["hit@1"] == 0.0 and overall["hit@10"] is None  # only 2 retrieved
     assert overall["mrr"] == 0.5
+
+
+def test_items_a_system_was_not_applicable_to_are_left_out(tmp_path: Path) -> None:
+    """Half of rag's items are not applicable: they count in none of its figures, its outcomes,
+    the pair table or a run-to-run comparison, and are counted apart."""
+    from harness.scoring.comparison import compare_runs
+
+    run_dir = make_run(tmp_path / "run", {"vanilla": BAD, "rag": GOOD}, grade=False)
+    lines = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines()]
+    for sample in lines:
+        if sample["system"] == "rag" and sample["id"] in ("st-r-001", "st-r-002", "st-a-001", "st-p-001", "st-q-001", "st-q-002"):
+            sample.update(response="", finish_reason="not_applicable", latency_s=0.0, extra={"not_applicable": "no gold_passages"})
+    (run_dir / "samples.jsonl").write_text("".join(json.dumps(s) + "\n" for s in lines))
+    grades = ensure_grades(run_dir, config=GradeConfig(embedder=HashEmbedder(), calibration=pattern_only_calibration()))
+    skipped = [g for g in grades if g.get("applicable") is False]
+    assert len(skipped) == 6 and {g["note"] for g in skipped} == {"no gold_passages"} and all("correct" not in g for g in skipped)
+    metrics = compute_metrics(grades, read_samples(run_dir), load_items(run_dir), ["vanilla", "rag"], "vanilla")
+    rag = metrics["per_system"]["rag"]
+    assert (rag["n"], rag["n_not_applicable"], rag["not_applicable"]) == (6, 6, {"no gold_passages": 6})
+    assert rag["accuracy"] == 1.0 and rag["mean_latency_s"] == 0.5  # the zero latencies of skipped items are not averaged in
+    assert rag["probe_n"] == 1 and rag["numeric_n"] == 4
+    assert len(metrics["outcomes"]["rag"]) == 6 and "st-r-001" not in metrics["outcomes"]["rag"]
+    row = next(r for r in metrics["comparisons"]["rows"] if r["metric"] == "accuracy")
+    assert (row["system"], row["n_shared"], row["system_only"]) == ("rag", 6, 6)
+    rows = {r.metric: r for r in compare_runs(grades, read_samples(run_dir), grades, read_samples(run_dir)) if r.system == "rag"}
+    assert rows["accuracy"].n == 6 and rows["refusal_rate"].n == 6 and rows["mean_latency_s"].n == 6
