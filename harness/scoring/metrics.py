@@ -176,11 +176,18 @@ def run_metrics(run_dir: Path, benchmark: Any, names: Sequence[str], baseline: s
         # The answers are safe in samples.jsonl; say how to grade them later instead of failing the run.
         log.error("grading failed: %s", exc)
         return {"error": f"grading failed: {exc}; fix it, then run: python -m harness report {run_dir} --regrade", "per_system": {}}
-    if benchmark is not None:
-        report = benchmark.config.report
-    else:  # a merged run: the pairs its run.json recorded
-        from harness.runlog import load_run
-        from harness.scoring.pairs import report_config_of
-
-        report = report_config_of(load_run(Path(run_dir)))
+    report = benchmark.config.report if benchmark is not None else recorded_report(Path(run_dir))
     return compute_metrics(grades, read_samples(Path(run_dir)), items, list(names), baseline, report=report)
+
+
+def recorded_report(run_dir: Path) -> ReportConfig | None:
+    """The pairs ``run_dir``'s run.json recorded (a merged run has no benchmark object); None
+    (the defaults) when there is no readable run.json."""
+    from harness.api.errors import DataError
+    from harness.runlog import load_run
+    from harness.scoring.pairs import report_config_of
+
+    try:
+        return report_config_of(load_run(run_dir))
+    except DataError:
+        return None

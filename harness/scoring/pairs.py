@@ -71,7 +71,7 @@ def paired_row(metric: str, system: str, baseline: str, outcomes: Outcomes, alph
         return None
     counts = stats.PairedCounts.of([first[i] for i in shared], [second[i] for i in shared])
     ci = stats.newcombe_paired_ci(counts)
-    test = stats.mcnemar_exact([second[i] for i in shared], [first[i] for i in shared])
+    test = stats.mcnemar_exact([first[i] for i in shared], [second[i] for i in shared])  # two-sided: the order does not matter
     mdd = stats.mcnemar_mdd(counts.n, counts.discordant / counts.n, alpha=alpha)
     return {
         "metric": metric,
