@@ -4,13 +4,14 @@
     python -m harness report RUN_DIR                          # recomputes them and re-renders
 
 Per system (``metrics["per_system"][name]``): ``n`` (answers scored), ``n_not_applicable`` and
-``not_applicable`` (items the system cannot do, by reason: left out of every metric), ``accuracy`` with its 95% Wilson interval
-over items that have an answer key, ``accuracy_by_category``, ``unit_error_rate`` (numeric items
-with the right number but a missing/wrong unit), ``numeric_value_error_rate`` (numeric items with
-the wrong number), ``quality`` (mean key-point coverage), ``refusal_rate`` (all items),
-``false_refusal_rate`` (refusal probes), each rate with its Wilson interval under ``<rate>_ci``,
-mean latency and tokens, and for systems that recorded retrieved passages the retrieval metrics
-(hit@k with Wilson intervals, MRR).
+``not_applicable`` (items the system cannot do, by reason: left out of every metric),
+``accuracy`` with its 95% Wilson interval over items that have an answer key,
+``accuracy_by_category``, ``unit_error_rate`` (numeric items with the right number but a
+missing/wrong unit), ``numeric_value_error_rate`` (numeric items with the wrong number),
+``quality`` (mean key-point coverage), ``refusal_rate`` (all items), ``false_refusal_rate``
+(refusal probes), each rate with its Wilson interval under ``<rate>_ci``, mean latency and
+tokens, and for systems that recorded retrieved passages the retrieval metrics (hit@k with
+Wilson intervals, MRR).
 
 Paired comparisons (:mod:`harness.scoring.pairs`): ``metrics["comparisons"]`` is the pair table
 of the benchmark's ``[report]`` pairs (the paper's questions), ``metrics["versus_baseline"]``
@@ -53,8 +54,8 @@ def system_metrics(row: Mapping[str, Any], graded: int, cached: int, categories:
     """One system's ``run.json`` entry from its row of :func:`harness.analysis.widen` (the
     groupby over the samples frame, missing values as None); ``graded``/``cached``: how many of
     its answers were scored (graded, on items it was applicable to) / served from the generation
-    cache; ``categories``: the run's
-    categories in benchmark order (``accuracy_by_category`` lists those the system was scored on)."""
+    cache; ``categories``: the run's categories in benchmark order (``accuracy_by_category``
+    lists those the system was scored on)."""
     by_category = {
         c: {"n": _count(row, f"accuracy_{c}"), "accuracy": _value(row, f"accuracy_{c}"), "ci": _ci(row, f"accuracy_{c}")}
         for c in categories
