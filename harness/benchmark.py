@@ -14,6 +14,9 @@
     [grading]                        # domain rules of the generic graders (all optional)
     generation_pattern = "..."       # regex naming product generations (RAQ: DDR4, LPDDR5X, HBM3...):
                                      # a quantity in a clause naming one the question does not is an aside
+    [report]                         # the paired comparisons the report's findings answer (optional)
+    pairs = [["lora-kd", "lora"]]    # accuracy: first system minus second (default: DEFAULT_PAIRS)
+    refusal_pairs = [["rag", "vanilla"]]  # refusal rate: first minus second (default: DEFAULT_REFUSAL_PAIRS)
 
     python -m harness validate benchmarks/raq/items.jsonl
 """
@@ -40,8 +43,14 @@ DEFAULT_TEMPLATE = (
     "Answer the following microelectronics question. Show the key steps briefly. "
     "If the answer is a number, end with a line 'Final answer: <value> <unit>'.\n\nQuestion: {question}"
 )
-_TOML_KEYS = {"name", "version", "default_rel_tol", "default_min_fraction", "prompt", "categories", "description", "grading"}
+_TOML_KEYS = {"name", "version", "default_rel_tol", "default_min_fraction", "prompt", "categories", "description", "grading", "report"}
 _GRADING_KEYS = {"generation_pattern"}
+_REPORT_KEYS = {"pairs", "refusal_pairs"}
+#: The paper's questions as (system, compared against): does distillation beat plain LoRA, does
+#: LoRA beat the base model, does retrieval, does retrieval still help a distilled model, how far
+#: is the distilled student from its teacher.
+DEFAULT_PAIRS = (("lora-kd", "lora"), ("lora", "vanilla"), ("rag", "vanilla"), ("rag+lora-kd", "rag"), ("teacher", "lora-kd"))
+DEFAULT_REFUSAL_PAIRS = (("rag", "vanilla"),)  # does retrieval make the model refuse more
 _CATEGORY_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -54,6 +63,42 @@ class PromptConfig:
         return self.template.replace("{question}", question)
 
 
+Pairs = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """``[report]``: which systems the report compares item by item (paired tests, findings)."""
+
+    pairs: Pairs = DEFAULT_PAIRS  # accuracy of the first system minus the second's
+    refusal_pairs: Pairs = DEFAULT_REFUSAL_PAIRS  # refusal rate of the first system minus the second's
+
+    def to_dict(self) -> dict[str, list[list[str]]]:
+        return {"pairs": [list(p) for p in self.pairs], "refusal_pairs": [list(p) for p in self.refusal_pairs]}
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> ReportConfig:
+        """Parse a ``[report]`` table (or run.json's copy of one); errors name ``where``."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"{where}: report: expected a table, got {data!r}")
+        bad = sorted(set(data) - _REPORT_KEYS)
+        if bad:
+            raise ConfigError(f"{where}: report.{bad[0]}: unknown key; allowed: {', '.join(sorted(_REPORT_KEYS))}")
+        return cls(**{key: _pairs(data[key], f"{where}: report.{key}") for key in _REPORT_KEYS if key in data})
+
+
+def _pairs(value: Any, where: str) -> Pairs:
+    example = '[["lora-kd", "lora"], ["rag", "vanilla"]]'
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: expected a list of [system, system] pairs such as {example}, got {value!r}")
+    for pair in value:
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(name, str) and name.strip() for name in pair)):
+            raise ConfigError(f'{where}: {pair!r} is not a pair of system names; write it as ["lora-kd", "lora"]')
+        if pair[0] == pair[1]:
+            raise ConfigError(f"{where}: {pair!r} compares {pair[0]!r} with itself; name two different systems")
+    return tuple((str(a), str(b)) for a, b in value)
+
+
 @dataclass(frozen=True)
 class BenchmarkConfig:
     name: str = "unnamed"
@@ -64,6 +109,7 @@ class BenchmarkConfig:
     categories: dict[str, str] = field(default_factory=dict)  # name -> description; empty = any category name
     description: str = ""
     generation_pattern: str | None = None  # regex of product generations for the numeric grader's aside rule; None = rule off
+    report: ReportConfig = field(default_factory=ReportConfig)  # the report's paired comparisons
 
 
 @dataclass(frozen=True)
@@ -78,7 +124,14 @@ class Benchmark:
         return self.config.name
 
     def describe(self) -> dict[str, Any]:
-        return {"path": str(self.path), "name": self.config.name, "version": self.config.version, "sha256": self.sha256, "n_items": len(self.items)}
+        return {
+            "path": str(self.path),
+            "name": self.config.name,
+            "version": self.config.version,
+            "sha256": self.sha256,
+            "n_items": len(self.items),
+            "report": self.config.report.to_dict(),  # so a report rendered later compares the same pairs
+        }
 
 
 def load_config(toml_path: Path) -> BenchmarkConfig:
@@ -119,6 +172,7 @@ def load_config(toml_path: Path) -> BenchmarkConfig:
             re.compile(str(pattern))
         except re.error as exc:
             raise ConfigError(f"{toml_path}: grading.generation_pattern: not a regular expression ({exc}); fix the pattern") from None
+    report = ReportConfig.from_dict(data["report"], str(toml_path)) if "report" in data else ReportConfig()
     return BenchmarkConfig(
         name=str(data.get("name", toml_path.parent.name)),
         version=str(data.get("version", "0")),
@@ -128,6 +182,7 @@ def load_config(toml_path: Path) -> BenchmarkConfig:
         categories=categories,
         description=str(data.get("description", "")),
         generation_pattern=str(pattern) if pattern is not None else None,
+        report=report,
     )
 
 

@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from harness.api.errors import ArtifactError, ConfigError, DataError, GenerationError, HarnessError
 from harness.api.items import Item
-from harness.api.system import SENT_PROMPT, ChatMessage, Closeable, GenerationRequest, GenerationResult, StreamingSystem, System
+from harness.api.system import NOT_APPLICABLE, SENT_PROMPT, ChatMessage, Closeable, GenerationRequest, GenerationResult, Selective, StreamingSystem, System
 from harness.benchmark import Benchmark, load_benchmark
 from harness.cache import GenerationCache, cache_key
 from harness.registry import Registry
@@ -234,6 +234,12 @@ def sample_record(item: Item, system: str, request: GenerationRequest, result: G
     }
 
 
+def not_applicable_record(item: Item, system: str, request: GenerationRequest, reason: str) -> dict[str, Any]:
+    """The sample of an item ``system`` cannot do: no answer, finish_reason ``not_applicable``,
+    the reason under ``extra["not_applicable"]``. Never cached; graded as not applicable."""
+    return sample_record(item, system, request, GenerationResult(item.id, "", finish_reason=NOT_APPLICABLE, extra={NOT_APPLICABLE: reason}), cached=False)
+
+
 class Runner:
     def __init__(self, config: RunConfig, registry: Registry | None = None, progress: Callable[..., Any] | None = None) -> None:
         self.config = config
@@ -389,8 +395,12 @@ class Runner:
         self._check_same_version(run_dir, name, fingerprint, len(done))
         self._systems_meta[name] = {"status": "running", "fingerprint": fingerprint}  # so a kill mid-system can still be checked on resume
         self._checkpoint()
+        built = {it.id: build_request(it, benchmark, self.config) for it in items}
+        skipped = not_applicable(system, name, list(built.values()))
         todo = [it for it in items if it.id not in done]
-        requests = {it.id: build_request(it, benchmark, self.config) for it in todo}
+        writer.write(not_applicable_record(it, name, built[it.id], skipped[it.id]) for it in todo if it.id in skipped)
+        todo = [it for it in todo if it.id not in skipped]
+        requests = {it.id: built[it.id] for it in todo}
         item_fields = tuple(getattr(system, "item_fields", ()) or ())
         keys = {it.id: cache_key(fingerprint, requests[it.id], item_fields) for it in todo}
         hits = cache.get_many(keys.values()) if cache is not None else {}
@@ -398,10 +408,11 @@ class Runner:
         cached_samples = [sample_record(by_id[i], name, requests[i], hits[keys[i]], cached=True) for i in requests if keys[i] in hits]
         writer.write(cached_samples)
         pending = [requests[i] for i in requests if keys[i] not in hits]
-        bar = self._progress(total=len(items), initial=len(done) + len(cached_samples), desc=name)
+        finished = len(items) - len(todo) + len(cached_samples)  # earlier, not applicable or cached
+        bar = self._progress(total=len(items), initial=finished, desc=name)
         overall = self._overall
         if overall is not None:
-            overall.update(len(done) + len(cached_samples))
+            overall.update(finished)
         generated = retries = 0
         tokens = {"prompt": 0, "completion": 0, "loop_stops": 0, "loop_budget_unspent": 0}
         gen_started = time.perf_counter()
@@ -436,6 +447,7 @@ class Runner:
             "options": {k: v for k, v in options.items()},
             "fingerprint": fingerprint,
             "reused_from_run_dir": len(done),
+            "not_applicable": len(skipped),  # items the system cannot do (no answer generated or scored)
             "cached": len(cached_samples),
             "generated": generated,
             "retries": retries,  # extra attempts by systems that report them (served endpoints)
@@ -500,6 +512,19 @@ class Runner:
             raise
         except Exception as exc:
             raise GenerationError(f"system '{name}' could not be created: {type(exc).__name__}: {exc}") from None
+
+
+def not_applicable(system: System, name: str, requests: Sequence[GenerationRequest]) -> dict[str, str]:
+    """``{item id: reason}`` of the items ``system`` says it cannot do (:class:`Selective`), with
+    one warning line naming how many and why."""
+    if not isinstance(system, Selective):
+        return {}
+    skipped = {str(k): str(v) for k, v in system.not_applicable(requests).items()}
+    if skipped:
+        reasons = Counter(skipped.values())
+        why = next(iter(reasons)) if len(reasons) == 1 else "; ".join(f"{reason}: {count}" for reason, count in reasons.items())
+        log.warning("%s: not applicable to %d of %d items (%s); reported as not applicable and left out of its scores", name, len(skipped), len(requests), why)
+    return skipped
 
 
 def peak_rss_mb() -> float | None:

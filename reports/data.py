@@ -35,7 +35,7 @@ class ReportData:
 
     @property
     def baseline(self) -> str:
-        return str(self.metrics.get("comparisons", {}).get("baseline") or self.run.get("config", {}).get("baseline_system") or "vanilla")
+        return str(self.metrics.get("versus_baseline", {}).get("baseline") or self.run.get("config", {}).get("baseline_system") or "vanilla")
 
     def stats(self, system: str) -> dict[str, Any]:
         """The system's row of :attr:`summary`, missing values as None."""
@@ -49,7 +49,8 @@ class ReportData:
         return self.metrics.get("per_system", {}).get(name, {})
 
     def comparison(self, name: str) -> dict[str, Any] | None:
-        for row in self.metrics.get("comparisons", {}).get("rows", []):
+        """``name``'s accuracy row against the baseline system (None for the baseline itself)."""
+        for row in self.metrics.get("versus_baseline", {}).get("rows", []):
             if row.get("system") == name:
                 return row
         return None
@@ -70,6 +71,7 @@ def load_report_data(run_dir: Path, regrade: bool = False, baseline: str | None 
     from harness.runlog import load_run
     from harness.scoring.gradebook import load_items
     from harness.scoring.metrics import metrics_from_frame
+    from harness.scoring.pairs import report_config_of
 
     run_dir = Path(run_dir)
     run = load_run(run_dir)
@@ -80,28 +82,33 @@ def load_report_data(run_dir: Path, regrade: bool = False, baseline: str | None 
     systems = [s for s in declared if s in seen] + [s for s in seen if s not in declared]
     chosen = baseline or (run.get("config") or {}).get("baseline_system") or "vanilla"
     summary = widen(summarize(samples, by=["system"]))
-    metrics = metrics_from_frame(samples, systems, chosen, summary=summary)
+    metrics = metrics_from_frame(samples, systems, chosen, summary=summary, report=report_config_of(run))
     return ReportData(
         run_dir=run_dir,
         run=run,
         items=items,
         samples=samples,
         systems=systems,
-        summary=_with_extras(summary, samples, metrics),
+        summary=_with_extras(summary, samples, metrics, systems),
         metrics=metrics,
         preferences=preference_summary(run_dir),
     )
 
 
-def _with_extras(summary: pd.DataFrame, samples: pd.DataFrame, metrics: Mapping[str, Any]) -> pd.DataFrame:
-    """Add what ``summary.csv`` shows beside the groupby metrics: answer counts, retrieval hit@5
-    and MRR, and the paired comparison against the baseline system."""
+def _with_extras(summary: pd.DataFrame, samples: pd.DataFrame, metrics: Mapping[str, Any], systems: list[str]) -> pd.DataFrame:
+    """Add what ``summary.csv`` shows beside the groupby metrics: answer counts (``n`` scored,
+    ``n_not_applicable`` left out), retrieval hit@5 and MRR, and the paired comparison against the
+    baseline system. Every system of the run gets a row, one with no scored answer too."""
+    summary = summary.set_axis(summary.index.astype(str)).reindex([*systems, *(s for s in summary.index.astype(str) if s not in systems)])
     per_system = metrics.get("per_system", {})
-    comparisons = {row["system"]: row for row in metrics.get("comparisons", {}).get("rows", [])}
+    comparisons = {row["system"]: row for row in metrics.get("versus_baseline", {}).get("rows", [])}
     retrieval = {name: (m.get("retrieval") or {}).get("all", {}) for name, m in per_system.items()}
     names = [str(s) for s in summary.index]
+    scored = samples["grader"].notna() & samples["applicable"]
+    by_system = samples.assign(system=samples["system"].astype(str), scored=scored, not_applicable=~samples["applicable"]).groupby("system")
     return summary.assign(
-        n=samples.groupby("system", observed=True)["grader"].count().reindex(summary.index),
+        n=by_system["scored"].sum().reindex(summary.index).fillna(0).astype(int),
+        n_not_applicable=by_system["not_applicable"].sum().reindex(summary.index).fillna(0).astype(int),
         n_scored=summary.get("accuracy_n"),
         **{f"retrieval_{k}": [retrieval.get(s, {}).get(k) for s in names] for k in ("hit@5", "mrr")},
         difference_vs_baseline=[comparisons.get(s, {}).get("difference") for s in names],
@@ -111,7 +118,10 @@ def _with_extras(summary: pd.DataFrame, samples: pd.DataFrame, metrics: Mapping[
 
 def verdict(answer: Mapping[str, Any] | None) -> str:
     """One word for a graded answer (a :meth:`ReportData.answer` row): correct, wrong, unit
-    error, refused, answered (no key), missing (no answer or no grade)."""
+    error, refused, answered (no key), not applicable (the system cannot do the item), missing
+    (no answer or no grade)."""
+    if answer is not None and answer.get("applicable") is False:
+        return "not applicable"
     if answer is None or answer.get("grader") is None:
         return "missing"
     if answer.get("refused"):

@@ -14,7 +14,8 @@ from html import escape
 
 from harness.analysis import answer_key
 from reports.data import ReportData, verdict
-from reports.tables import Table, category_table, comparison_table, retrieval_table, summary_table
+from reports.findings import findings
+from reports.tables import NO_OTHER, PAIR_NOTE, Table, baseline_table, category_table, comparison_table, retrieval_table, summary_table
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1200px;color:#1d1d1f;padding:0 16px;line-height:1.45}
@@ -33,7 +34,7 @@ figcaption{font-size:.9em;color:#444;text-align:center}
 .extracted{overflow-wrap:anywhere}
 .badge{display:inline-block;border-radius:3px;padding:0 6px;font-size:.8em;font-weight:600;margin-bottom:3px}
 .correct{background:#d9f2d9;color:#1e5e1e}.wrong{background:#f8d7d7;color:#8a1f1f}.unit-error{background:#fde8c4;color:#7a4a00}
-.refused{background:#e3dcf5;color:#47318a}.answered,.missing{background:#e8e8e8;color:#333}
+.refused{background:#e3dcf5;color:#47318a}.answered,.missing,.not-applicable{background:#e8e8e8;color:#333}
 .extracted{font-size:.8em;color:#555}
 """
 
@@ -80,23 +81,32 @@ def render_html(data: ReportData, figures: dict[str, tuple[str, bytes]]) -> str:
         f"<li>run: {escape(str(run.get('created')))}, status {escape(str(run.get('status')))}</li>",
         f"<li>graders: version {escape(str(grading.get('grader_version')))}; held-out accuracy of the learned graders: {escape(held_out)}</li>",
         "</ul>",
+        "<h2>Findings</h2>",
+        "<ul>" + "".join(f"<li>{escape(sentence)}</li>" for sentence in findings(data)) + "</ul>",
         "<h2>Summary</h2>",
-        '<p class="note">Accuracy counts items with an answer key; the CI is a 95% bootstrap interval. Unit errors: numeric items with the right number '
-        "but a missing or wrong unit. Value errors: numeric items with the wrong number. Quality: mean fraction of key points covered. "
-        "False refusals: refusals on benign probe questions.</p>",
+        '<p class="note">n: answers scored; n/a: items the system cannot do (nothing generated), left out of all its figures. '
+        "Accuracy counts items with an answer key. Every rate carries its 95% Wilson interval in brackets (quality: a 95% bootstrap interval). "
+        "Unit errors: numeric items with the right number but a missing or wrong unit. Value errors: numeric items with the wrong number. "
+        "Quality: mean fraction of key points covered. False refusals: refusals on benign probe questions.</p>",
         _table(summary_table(data)),
         "<h2>Accuracy by category</h2>",
         _table(category_table(data)),
-        f"<h2>Paired comparison against {escape(data.baseline)}</h2>",
+        "<h2>Paired comparisons</h2>",
     ]
+    pairs = data.metrics.get("comparisons") or {}
     comparison = comparison_table(data)
     if comparison[1]:
-        out += [
-            '<p class="note">Same items for both systems; exact McNemar test, Holm-adjusted across systems; paired bootstrap 95% CI of the difference.</p>',
-            _table(comparison),
-        ]
+        out += [f'<p class="note">{escape(PAIR_NOTE)}</p>', _table(comparison, numeric_from=2)]
     else:
-        out.append(f'<p class="note">{escape(data.metrics.get("comparisons", {}).get("note") or "Only one system in this run.")}</p>')
+        out.append('<p class="note">None of the benchmark&#x27;s report pairs could be tested in this run.</p>')
+    if pairs.get("skipped"):
+        out.append(f'<p class="note">Not tested: {escape("; ".join(pairs["skipped"]))}.</p>')
+    out.append(f"<h2>Every system against {escape(data.baseline)}</h2>")
+    versus = baseline_table(data)
+    if versus[1]:
+        out += ['<p class="note">Accuracy only; Holm-adjusted across these rows.</p>', _table(versus, numeric_from=2)]
+    else:
+        out.append(f'<p class="note">{escape(data.metrics.get("versus_baseline", {}).get("note") or NO_OTHER.format(baseline=data.baseline))}</p>')
     retrieval = retrieval_table(data)
     if retrieval[1]:
         out += [

@@ -14,7 +14,8 @@ import re
 
 from harness.analysis import answer_key
 from reports.data import ReportData, verdict
-from reports.tables import Table, category_table, comparison_table, retrieval_table, summary_table
+from reports.findings import findings
+from reports.tables import NO_OTHER, PAIR_NOTE, Table, baseline_table, category_table, comparison_table, retrieval_table, summary_table
 
 ANSWER_CHARS = 240  # characters of each answer shown in the per-item table (report.html has all)
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|#~>!{}])")
@@ -51,9 +52,14 @@ def render_markdown(data: ReportData, figure_files: dict[str, tuple[str, str]]) 
         f"- graders: version {escape(grading.get('grader_version'))}; held-out accuracy of the learned graders: "
         + escape(", ".join(f"{k} {100 * v:.1f}%" for k, v in grading.get("held_out_accuracy", {}).items() if v is not None) or "-"),
         "",
+        "## Findings",
+        "",
+        *[f"- {escape(sentence)}" for sentence in findings(data)],
+        "",
         "## Summary",
         "",
-        "Accuracy counts items with an answer key; the CI is a 95% bootstrap interval. "
+        "n: answers scored; n/a: items the system cannot do (nothing generated), left out of all its figures. "
+        "Accuracy counts items with an answer key. Every rate carries its 95% Wilson interval in brackets (quality: a 95% bootstrap interval). "
         "Unit errors: numeric items with the right number but a missing or wrong unit. "
         "Value errors: numeric items with the wrong number. Quality: mean fraction of key points covered. False refusals: refusals on benign probe questions.",
         "",
@@ -63,19 +69,20 @@ def render_markdown(data: ReportData, figure_files: dict[str, tuple[str, str]]) 
         "",
         table(category_table(data)),
         "",
-        f"## Paired comparison against {escape(data.baseline)}",
+        "## Paired comparisons",
         "",
     ]
+    pairs = data.metrics.get("comparisons") or {}
     comparison = comparison_table(data)
-    if comparison[1]:
-        out += [
-            "Same items for both systems; exact McNemar test, Holm-adjusted across systems; paired bootstrap 95% CI of the difference.",
-            "",
-            table(comparison),
-            "",
-        ]
+    out += [escape(PAIR_NOTE), "", table(comparison), ""] if comparison[1] else ["None of the benchmark's report pairs could be tested in this run.", ""]
+    if pairs.get("skipped"):
+        out += ["Not tested: " + escape("; ".join(pairs["skipped"])) + ".", ""]
+    out += [f"## Every system against {escape(data.baseline)}", ""]
+    versus = baseline_table(data)
+    if versus[1]:
+        out += ["Accuracy only; Holm-adjusted across these rows.", "", table(versus), ""]
     else:
-        out += [escape(data.metrics.get("comparisons", {}).get("note") or "Only one system in this run."), ""]
+        out += [escape(data.metrics.get("versus_baseline", {}).get("note") or NO_OTHER.format(baseline=data.baseline)), ""]
     retrieval = retrieval_table(data)
     if retrieval[1]:
         out += [

@@ -2,10 +2,10 @@
 
     python -m harness report RUN_DIR     # writes RUN_DIR/plots/*.png and inlines them in report.html
 
-* ``accuracy_by_category``: grouped bars per category and system with 95% bootstrap CI whiskers.
+* ``accuracy_by_category``: grouped bars per category and system with 95% Wilson CI whiskers.
 * ``unit_vs_value_errors``: per system, the share of numeric items with the wrong number and with
   the right number but a missing/wrong unit.
-* ``false_refusals``: false-refusal rate on refusal probes with 95% bootstrap CIs.
+* ``false_refusals``: false-refusal rate on refusal probes with 95% Wilson CIs.
 * ``accuracy_vs_latency``: mean latency per answer (log x) against accuracy with CI whiskers.
 
 Each function returns PNG bytes; :func:`all_figures` returns ``{name: (title, png)}``.

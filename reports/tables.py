@@ -1,7 +1,7 @@
 """The report's tables as plain rows of strings, formatted by :mod:`reports.markdown` and
 :mod:`reports.html`, and ``summary.csv``; the numbers come from :attr:`ReportData.summary` (a
 ``groupby`` over the run's samples frame) and, for the paired tests and retrieval, from the
-run's metrics.
+run's metrics. Every rate is shown with its 95% interval (Wilson; quality: bootstrap).
 
     python -m harness report RUN_DIR
 """
@@ -32,14 +32,29 @@ def _ci(m: dict[str, Any], metric: str) -> list[float] | None:
     return None if low is None or high is None else [low, high]
 
 
+def with_ci(value: Any, ci: Any) -> str:
+    """``12.5% [4.3, 31.0]``: a rate with its 95% interval (``-`` without a value)."""
+    if value is None:
+        return "-"
+    return pct(value) if not ci else f"{pct(value)} {ci_pct(ci)}"
+
+
+def pct_ci(m: dict[str, Any], metric: str) -> str:
+    """A rate of a :meth:`ReportData.stats` row with its interval."""
+    return with_ci(m.get(metric), _ci(m, metric))
+
+
+RATES = ("unit_error_rate", "numeric_value_error_rate", "quality", "refusal_rate", "false_refusal_rate")
+
+
 def summary_table(data: ReportData) -> Table:
-    header = ["system", "n", "accuracy", "95% CI", "unit errors", "value errors", "quality", "refusals", "false refusals", "latency s", "tokens"]
+    header = ["system", "n", "accuracy [95% CI]", "unit errors", "value errors", "quality", "refusals", "false refusals", "latency s", "tokens"]
     rows = []
     for name in data.systems:
         m = data.stats(name)
-        rates = [pct(m.get(k)) for k in ("unit_error_rate", "numeric_value_error_rate", "quality", "refusal_rate", "false_refusal_rate")]
         speed = [num(m.get("mean_latency_s"), 3), num(m.get("mean_completion_tokens"), 1)]
-        rows.append([name, str(m.get("n", 0)), pct(m.get("accuracy")), ci_pct(_ci(m, "accuracy")), *rates, *speed])
+        n = str(m.get("n") or 0) + (f" ({m['n_not_applicable']} n/a)" if m.get("n_not_applicable") else "")
+        rows.append([name, n, pct_ci(m, "accuracy"), *(pct_ci(m, k) for k in RATES), *speed])
     return header, rows
 
 
@@ -61,40 +76,50 @@ def category_table(data: ReportData) -> Table:
     return header, rows
 
 
-def comparison_table(data: ReportData) -> Table:
-    header = [
-        "system",
-        "shared items",
-        f"{data.baseline} acc.",
-        "system acc.",
-        "difference",
-        "95% CI",
-        "only baseline right",
-        "only system right",
-        "McNemar p",
-        "Holm p",
-        "significant",
-    ]
+def pair_rows(table: dict[str, Any]) -> Table:
+    """A pair table of ``run.json`` (``metrics["comparisons"]`` or ``["versus_baseline"]``) as rows."""
+    header = ["system vs baseline", "metric", "items", "system", "baseline", "difference", "95% CI", "only system", "only baseline"]
+    header += ["McNemar p", "Holm p", "detectable", "significant"]
     rows = []
-    for row in data.metrics.get("comparisons", {}).get("rows", []):
-        diff = row.get("difference")
-        ci = row.get("ci")
+    for row in table.get("rows", []):
+        ci, mdd = row.get("ci"), row.get("mdd")
         rows.append(
             [
-                row["system"],
+                f"{row['system']} vs {row['baseline']}",
+                str(row.get("metric")),
                 str(row.get("n_shared")),
-                pct(row.get("baseline_accuracy")),
-                pct(row.get("accuracy")),
-                "-" if diff is None else f"{100 * diff:+.1f} pts",
+                pct(row.get("system_value")),
+                pct(row.get("baseline_value")),
+                f"{100 * row['difference']:+.1f} pts",
                 "-" if not ci else f"[{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]",
-                str(row.get("baseline_only_correct")),
-                str(row.get("system_only_correct")),
+                str(row.get("system_only")),
+                str(row.get("baseline_only")),
                 num(row.get("p_value"), 4),
                 num(row.get("p_holm"), 4),
+                "-" if mdd is None else f"> {100 * mdd:.1f} pts",
                 "yes" if row.get("significant") else "no",
             ]
         )
     return header, rows
+
+
+def comparison_table(data: ReportData) -> Table:
+    """The pair table: the benchmark's ``[report]`` pairs (the paper's questions)."""
+    return pair_rows(data.metrics.get("comparisons") or {})
+
+
+def baseline_table(data: ReportData) -> Table:
+    """Every system's accuracy against the baseline system."""
+    return pair_rows(data.metrics.get("versus_baseline") or {})
+
+
+NO_OTHER = "No other system was scored on an item {baseline} was scored on."  # an empty table against the baseline
+PAIR_NOTE = (
+    "Same items for both systems. Difference: first system minus second, in points, with Newcombe's 95% CI for paired proportions; "
+    "only system / only baseline: the items on which just that one is correct (or refused); exact McNemar p on those, Holm-adjusted across "
+    "the table. Detectable: the smallest difference this test finds with 80% power at these items and this disagreement rate, "
+    'so a "no" is read as "smaller than that, or none", not as "no difference".'
+)
 
 
 def retrieval_table(data: ReportData) -> Table:
@@ -110,10 +135,7 @@ def retrieval_table(data: ReportData) -> Table:
                 name,
                 str(overall.get("n")),
                 str(r.get("depth")),
-                pct(overall.get("hit@1")),
-                pct(overall.get("hit@3")),
-                pct(overall.get("hit@5")),
-                pct(overall.get("hit@10")),
+                *(with_ci(overall.get(f"hit@{k}"), overall.get(f"hit@{k}_ci")) for k in (1, 3, 5, 10)),
                 num(overall.get("mrr"), 3),
             ]
         )
@@ -121,15 +143,22 @@ def retrieval_table(data: ReportData) -> Table:
 
 
 def csv_columns(data: ReportData) -> list[str]:
-    return [*CSV_COLUMNS[:6], *(f"accuracy_{c}" for c in categories(data)), *CSV_COLUMNS[6:]]
+    """``system``, the counts, then every metric of the summary (accuracy, per category, the rates,
+    quality, latency, tokens) with ``_ci_low``/``_ci_high`` after each proportion, then retrieval
+    and the comparison against the baseline system."""
+    from harness.analysis.summary import WILSON, metrics_of
+
+    columns = ["system", "n", "n_not_applicable", "n_scored"]
+    for metric in metrics_of(data.samples):
+        if metric not in data.summary:
+            continue
+        columns.append(metric)
+        if (data.summary.get(f"{metric}_interval") == WILSON).any():
+            columns += [f"{metric}_ci_low", f"{metric}_ci_high"]
+    return [*columns, *CSV_TAIL]
 
 
-CSV_COLUMNS = [  # the fixed columns; csv_columns() puts one accuracy_<category> column after the sixth
-    "system", "n", "n_scored", "accuracy", "accuracy_ci_low", "accuracy_ci_high",
-    "unit_error_rate", "numeric_value_error_rate", "quality", "refusal_rate", "false_refusal_rate",
-    "mean_latency_s", "mean_completion_tokens", "mean_prompt_tokens",
-    "retrieval_hit@5", "retrieval_mrr", "difference_vs_baseline", "p_holm_vs_baseline",
-]  # fmt: skip
+CSV_TAIL = ["retrieval_hit@5", "retrieval_mrr", "difference_vs_baseline", "p_holm_vs_baseline"]
 
 
 def summary_csv(data: ReportData) -> str:

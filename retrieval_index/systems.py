@@ -8,7 +8,9 @@ and puts them, numbered, before the question (:mod:`retrieval_index.prompt`). ``
 (``oracle = true``) uses the same prompt with chunks of the item's gold passages instead: the
 ceiling that separates retrieval errors from generation errors. When the gold sections hold more
 than ``k`` chunks the oracle keeps the best chunk of each gold passage, then the next best by
-similarity to the question; items without gold passages get the unchanged prompt.
+similarity to the question. Items without gold passages are not applicable to the oracle
+(:meth:`Retriever.not_applicable`): the runner generates nothing for them and reports them as
+such, since the oracle would only be the base model there.
 
 Every result's ``extra`` records what was shown: ``{"retrieved": [{"chunk_id", "anchor",
 "score"}, ...], "k", "index_hash"}`` (search, the top ``record_k`` with the first ``k`` in the
@@ -32,6 +34,8 @@ from harness.systems.composition import declare
 from retrieval_index.prompt import PROMPT_FINGERPRINT, augment
 
 log = logging.getLogger(__name__)
+
+NO_GOLD = "no gold_passages"  # why the oracle is not applicable to an item
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,12 @@ class Retriever:
             release()
 
     # -- augmentation ---------------------------------------------------------------------------
+    def not_applicable(self, requests: Sequence[GenerationRequest]) -> dict[str, str]:
+        """The oracle's requests whose item names no gold passage (a search applies to every item)."""
+        if not self.oracle:
+            return {}
+        return {r.id: NO_GOLD for r in requests if not (r.item or {}).get("gold_passages")}
+
     def prepare(self, requests: Sequence[GenerationRequest]) -> tuple[list[GenerationRequest], list[dict[str, Any]]]:
         if not requests:
             return [], []

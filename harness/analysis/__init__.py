@@ -3,7 +3,7 @@
     from harness.analysis import samples_df, metrics_df, comparisons_df
     df = samples_df("reports/baseline")           # one row per system x item, with grades
     metrics_df("reports/baseline")                # one row per system x metric, with 95% CI
-    comparisons_df("reports/baseline")            # paired comparisons against the baseline system
+    comparisons_df("reports/baseline")            # the pair table: the paper's questions, item by item
     python -m harness export RUN_DIR... --format csv|parquet|jsonl --output FILE
 
 Several run directories concatenate into one frame with run columns (``run_id``, ``created``,

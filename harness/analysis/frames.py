@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from harness.api.errors import DataError
 from harness.api.items import ANSWER_TYPES, Item
+from harness.api.system import NOT_APPLICABLE
 from harness.scoring.score import is_unit_error
 
 if TYPE_CHECKING:
@@ -65,6 +66,7 @@ ROW_COLUMNS: dict[str, str] = {
     "prompt_tokens": "Int64",
     "completion_tokens": "Int64",
     "finish_reason": "string",
+    "applicable": "boolean",  # False: the system cannot do this item (finish_reason not_applicable), so it is left out of its scores
     "cached": "boolean",  # served from the generation cache
     "retrieved": "object",  # list of chunk ids in rank order (rag: all recorded; rag-oracle: those shown); NA without retrieval
     "passages_shown": "Int64",  # how many of them were in the prompt (extra["k"])
@@ -84,7 +86,7 @@ ROW_COLUMNS: dict[str, str] = {
 SAMPLE_COLUMNS: dict[str, str] = {**RUN_COLUMNS, **ROW_COLUMNS}
 
 _GRADE_KEYS = ("grader", "correct", "refused", "value_correct", "unit_correct", "coverage", "refusal_p", "extracted", "note")
-_GRADE_SKIP = {"id", "system", "category", "kind"}  # repeated from the sample and the item
+_GRADE_SKIP = {"id", "system", "category", "kind", "applicable"}  # repeated from the sample and the item
 
 
 def answer_key(item: Item) -> str:
@@ -159,6 +161,7 @@ def _row(sample: Mapping[str, Any], item: Item | None, grade: Mapping[str, Any] 
         "prompt_tokens": _count(sample.get("prompt_tokens")),
         "completion_tokens": _count(sample.get("completion_tokens")),
         "finish_reason": sample.get("finish_reason"),
+        "applicable": sample.get("finish_reason") != NOT_APPLICABLE,
         "cached": bool(sample.get("cached")),
         "retrieved": _retrieved(extra),
         "passages_shown": _count(extra.get("k")),
@@ -166,7 +169,7 @@ def _row(sample: Mapping[str, Any], item: Item | None, grade: Mapping[str, Any] 
     }
     grade = grade or {}
     row.update({key: grade.get(key) for key in _GRADE_KEYS})
-    if grade and numeric:
+    if grade and numeric and grade.get("applicable", True):
         row["unit_error"] = is_unit_error(grade)
         row["value_error"] = not grade.get("value_correct")
     row.update({k: v for k, v in grade.items() if k not in _GRADE_SKIP and k not in row})  # fields of newer graders

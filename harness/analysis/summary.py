@@ -2,18 +2,22 @@
 
     from harness.analysis import metrics_df, comparisons_df
     metrics_df("reports/baseline")        # one row per run x system x metric, with n and 95% CI
-    comparisons_df("reports/baseline")    # every system against the run's baseline system
+    comparisons_df("reports/baseline")    # the pair table: the paper's questions, tested item by item
 
 :func:`summarize` is the one definition of the per-system metrics: ``run.json`` (through
 :func:`harness.scoring.metrics.compute_metrics`), the report's tables, ``summary.csv`` and
 :func:`metrics_df` all come from it. Each metric is the mean of one per-answer column over the
-answers where it applies (:func:`metrics_of`); its interval is the percentile bootstrap of
-:func:`harness.scoring.stats.bootstrap_ci` over those answers in log order; values are rounded
-as ``run.json`` stores them (4 digits, token counts 2).
+answers where it applies (:func:`metrics_of`). A metric whose per-answer values are booleans
+(accuracy, refusal rate, unit error rate, any rate a newer grader adds) is a proportion and gets
+the Wilson score interval of :func:`harness.scoring.stats.wilson_ci`; any other (key-point
+coverage, latency, tokens) gets the percentile bootstrap of
+:func:`harness.scoring.stats.bootstrap_ci` over its answers in log order. The ``interval``
+column names which. Values are rounded as ``run.json`` stores them (4 digits, token counts 2).
 
 Edge cases: a metric that applies to no answer of a system (no refusal probes, no key-point
 items) has no row for it; latency and token means count every answer, graded or not, the
-other metrics only graded answers.
+other metrics only graded answers; items a system was not applicable to (``applicable`` false)
+count in none of its metrics.
 """
 
 from __future__ import annotations
@@ -28,30 +32,42 @@ if TYPE_CHECKING:
 
 
 def _graded(df: pd.DataFrame) -> pd.Series:
-    return df["grader"].notna()
+    """Answers that count: graded, of items the system was applicable to."""
+    return df["grader"].notna() & df["applicable"]
+
+
+def _ran(df: pd.DataFrame, column: str) -> pd.Series:
+    """Answers the system generated that have ``column`` (not-applicable items have no latency)."""
+    return df[column].notna() & df["applicable"]
 
 
 def _where(values: pd.Series, mask: pd.Series) -> pd.Series:
-    return values.astype("Float64").where(mask.fillna(False).astype(bool))
+    """``values`` where ``mask`` holds, else NA; booleans stay booleans (a proportion), anything
+    else becomes Float64 (a mean)."""
+    kept = mask.fillna(False).astype(bool)
+    return values.where(kept) if values.dtype == "boolean" else values.astype("Float64").where(kept)
 
 
 #: metric name -> per-answer value (NA where the metric does not apply), averaged per group.
+#: A boolean per-answer value makes the metric a proportion (Wilson interval), so a new rate is one
+#: line here: ``"x_rate": lambda df: _where(df["x"], _graded(df))`` with ``x`` a boolean column.
 #: :func:`metrics_of` adds one ``accuracy_<category>`` after ``accuracy`` per category of the frame.
 METRICS: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
     "accuracy": lambda df: _where(df["correct"], _graded(df) & df["correct"].notna()),
-    "unit_error_rate": lambda df: _where(df["unit_error"], df["unit_error"].notna()),
-    "numeric_value_error_rate": lambda df: _where(df["value_error"], df["value_error"].notna()),
-    "quality": lambda df: _where(df["coverage"], df["coverage"].notna()),
+    "unit_error_rate": lambda df: _where(df["unit_error"], _graded(df) & df["unit_error"].notna()),
+    "numeric_value_error_rate": lambda df: _where(df["value_error"], _graded(df) & df["value_error"].notna()),
+    "quality": lambda df: _where(df["coverage"], _graded(df) & df["coverage"].notna()),
     "refusal_rate": lambda df: _where(df["refused"], _graded(df)),
     "false_refusal_rate": lambda df: _where(df["refused"], _graded(df) & (df["category"] == REFUSAL_PROBE)),
-    "mean_latency_s": lambda df: _where(df["latency_s"], df["latency_s"].notna()),
-    "mean_completion_tokens": lambda df: _where(df["completion_tokens"], df["completion_tokens"].notna()),
-    "mean_prompt_tokens": lambda df: _where(df["prompt_tokens"], df["prompt_tokens"].notna()),
+    "mean_latency_s": lambda df: _where(df["latency_s"], _ran(df, "latency_s")),
+    "mean_completion_tokens": lambda df: _where(df["completion_tokens"], _ran(df, "completion_tokens")),
+    "mean_prompt_tokens": lambda df: _where(df["prompt_tokens"], _ran(df, "prompt_tokens")),
 }
 DIGITS = {"mean_completion_tokens": 2, "mean_prompt_tokens": 2}  # rounding of run.json; others 4
 RETRIEVAL_METRICS = ("retrieval_hit@1", "retrieval_hit@3", "retrieval_hit@5", "retrieval_hit@10", "retrieval_mrr")
-#: Columns of :func:`summarize` after the group keys.
-METRIC_COLUMNS: dict[str, str] = {"metric": "category", "n": "Int64", "value": "Float64", "ci_low": "Float64", "ci_high": "Float64"}
+#: Columns of :func:`summarize` after the group keys (``interval``: ``wilson`` or ``bootstrap``).
+METRIC_COLUMNS: dict[str, str] = {"metric": "category", "n": "Int64", "value": "Float64", "ci_low": "Float64", "ci_high": "Float64", "interval": "string"}
+WILSON, BOOTSTRAP = "wilson", "bootstrap"  # the two kinds of interval
 
 
 def metrics_of(samples: pd.DataFrame) -> dict[str, Callable[[pd.DataFrame], pd.Series]]:
@@ -65,25 +81,29 @@ def metrics_of(samples: pd.DataFrame) -> dict[str, Callable[[pd.DataFrame], pd.S
     return {"accuracy": METRICS["accuracy"], **per_category, **{k: v for k, v in METRICS.items() if k != "accuracy"}}
 
 
-def _describe(values: pd.Series, metric: str) -> dict[str, Any]:
+def _describe(values: pd.Series, metric: str, proportion: bool) -> dict[str, Any]:
     from harness.scoring import stats
 
     data = [float(v) for v in values]
-    ci = stats.bootstrap_ci(data)
+    ci = stats.wilson_ci(round(sum(data)), len(data)) if proportion else stats.bootstrap_ci(data)
     low, high = ci.to_list() if ci else (None, None)
-    return {"n": len(data), "value": round(stats.mean(data) or 0.0, DIGITS.get(metric, 4)), "ci_low": low, "ci_high": high}
+    value = round(stats.mean(data) or 0.0, DIGITS.get(metric, 4))
+    return {"n": len(data), "value": value, "ci_low": low, "ci_high": high, "interval": WILSON if proportion else BOOTSTRAP}
 
 
 def summarize(samples: pd.DataFrame, by: Sequence[str] = ("run_id", "system")) -> pd.DataFrame:
     """Long frame: one row per group of ``by`` x metric of :func:`metrics_of`, with ``n`` (answers
-    the metric applies to), ``value``, ``ci_low`` and ``ci_high`` (95% bootstrap)."""
+    the metric applies to), ``value``, ``ci_low`` and ``ci_high`` (95%) and ``interval`` (Wilson
+    for proportions, bootstrap for means)."""
     import pandas as pd
 
     keys = list(by)
-    values = pd.DataFrame({name: pick(samples) for name, pick in metrics_of(samples).items()}).join(samples[keys])
+    picked = {name: pick(samples) for name, pick in metrics_of(samples).items()}
+    proportions = {name for name, column in picked.items() if column.dtype == "boolean"}
+    values = pd.DataFrame(picked).join(samples[keys])
     long = values.melt(id_vars=keys, var_name="metric", value_name="value").dropna(subset=["value"])
     groups = long.groupby([*keys, "metric"], observed=True, sort=False)["value"]
-    out = groups.apply(lambda chunk: pd.Series(_describe(chunk, chunk.name[-1]))).unstack().reset_index()
+    out = groups.apply(lambda chunk: pd.Series(_describe(chunk, chunk.name[-1], chunk.name[-1] in proportions))).unstack().reset_index()
     return _typed(out.reindex(columns=[*keys, *METRIC_COLUMNS]), samples, keys)
 
 
@@ -103,9 +123,10 @@ def _typed(out: pd.DataFrame, samples: pd.DataFrame, keys: Sequence[str]) -> pd.
 
 def widen(long: pd.DataFrame, by: Sequence[str] = ("system",)) -> pd.DataFrame:
     """One row per group (index ``by``), columns ``<metric>``, ``<metric>_n``, ``<metric>_ci_low``,
-    ``<metric>_ci_high`` for every metric of ``long`` (a :func:`summarize` frame)."""
-    wide = long.pivot(index=list(by), columns="metric", values=["value", "n", "ci_low", "ci_high"])
-    suffix = {"value": "", "n": "_n", "ci_low": "_ci_low", "ci_high": "_ci_high"}
+    ``<metric>_ci_high`` and ``<metric>_interval`` for every metric of ``long`` (a
+    :func:`summarize` frame)."""
+    wide = long.pivot(index=list(by), columns="metric", values=["value", "n", "ci_low", "ci_high", "interval"])
+    suffix = {"value": "", "n": "_n", "ci_low": "_ci_low", "ci_high": "_ci_high", "interval": "_interval"}
     wide.columns = [f"{metric}{suffix[field]}" for field, metric in wide.columns]
     return wide
 
@@ -119,14 +140,21 @@ def retrieval_inputs(samples: pd.DataFrame) -> tuple[list[dict[str, Any]], dict[
 
 def retrieval_summary(samples: pd.DataFrame) -> pd.DataFrame:
     """Hit@k and MRR per run x system for the systems that recorded retrieved chunks, as
-    :func:`summarize` rows (``n`` = answers with gold passages, no interval); empty when none
-    did. Reads the corpus the gold anchors point into (``retrieval_index``)."""
+    :func:`summarize` rows (``n`` = answers with gold passages; hit@k with its Wilson interval,
+    MRR without one); empty when none did. Reads the corpus the gold anchors point into
+    (``retrieval_index``)."""
     import pandas as pd
 
     from harness.scoring.metrics import retrieval_for
 
+    def row(run_id: str, system: str, metric: str, found: dict[str, Any]) -> dict[str, Any]:
+        key = metric.removeprefix("retrieval_")
+        low, high = found.get(f"{key}_ci") or (None, None)
+        values = {"n": found.get("n"), "value": found[key], "ci_low": low, "ci_high": high, "interval": WILSON if low is not None else None}
+        return {"run_id": run_id, "system": system, "metric": metric, **values}
+
     rows = [
-        {"run_id": run_id, "system": system, "metric": metric, "n": found["all"].get("n"), "value": found["all"][metric.removeprefix("retrieval_")]}
+        row(str(run_id), system, metric, found["all"])
         for run_id, run in samples.groupby("run_id", sort=False)
         for system, found in retrieval_for(*retrieval_inputs(run)).items()
         for metric in RETRIEVAL_METRICS
@@ -144,8 +172,8 @@ def _with_run_columns(frame: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFram
 
 def metrics_df(*run_dirs: str | Path, retrieval: bool = True) -> pd.DataFrame:
     """One row per run x system x metric: the run columns of :func:`samples_df`, ``system``,
-    ``metric`` (categorical), ``n``, ``value``, ``ci_low``, ``ci_high``. ``retrieval``: add
-    hit@k and MRR rows for systems that retrieved (reads the corpus)."""
+    ``metric`` (categorical), ``n``, ``value``, ``ci_low``, ``ci_high``, ``interval``.
+    ``retrieval``: add hit@k and MRR rows for systems that retrieved (reads the corpus)."""
     import pandas as pd
 
     from harness.analysis.frames import samples_df
@@ -156,38 +184,45 @@ def metrics_df(*run_dirs: str | Path, retrieval: bool = True) -> pd.DataFrame:
     return _with_run_columns(_typed(long, samples, ["run_id", "system"]), samples)
 
 
+#: Columns of :func:`comparisons_df` after the run columns.
+COMPARISON_COLUMNS: dict[str, str] = {
+    "metric": "string", "system": "string", "baseline": "string", "n_shared": "Int64", "system_value": "Float64", "baseline_value": "Float64",
+    "difference": "Float64", "ci_low": "Float64", "ci_high": "Float64", "system_only": "Int64", "baseline_only": "Int64",
+    "p_value": "Float64", "p_holm": "Float64", "significant": "boolean", "mdd": "Float64",
+}  # fmt: skip
+
+
 def comparisons_df(*run_dirs: str | Path, baseline: str | None = None) -> pd.DataFrame:
-    """Paired accuracy comparisons of every system against the baseline system, per run (the
-    report's table): exact McNemar p, Holm-adjusted within the run, paired bootstrap 95% CI.
-    ``baseline``: the system to compare against (default: each run's ``baseline_system``)."""
+    """The report's pair table per run (``run.json`` ``metrics["comparisons"]``): one row per
+    ``[report]`` pair and metric, with the difference, Newcombe's paired 95% CI, exact McNemar p,
+    Holm p within the run and the minimum detectable difference (:mod:`harness.scoring.pairs`).
+    ``baseline``: instead, every system's accuracy against that system (``metrics["versus_baseline"]``
+    when it is the run's baseline system)."""
     import pandas as pd
 
     from harness.analysis.frames import samples_df
-    from harness.scoring.metrics import comparisons, outcomes
+    from harness.runlog import load_run
+    from harness.scoring.pairs import baseline_table, pair_table, report_config_of, rows_as_records
 
     samples = samples_df(*run_dirs)
-    rows = []
+    tables = []
     for run_id, run in samples.groupby("run_id", sort=False):
-        chosen = baseline or next(iter(run["baseline_system"].dropna()), "vanilla")
-        names = [str(s) for s in run["system"].cat.categories if (run["system"] == s).any()]  # run order
-        result = comparisons(outcomes(grade_records(run)), names, chosen)
-        for row in result["rows"]:
-            low, high = row.pop("ci") or (None, None)
-            rows.append({"run_id": run_id, "baseline": chosen, **row, "ci_low": low, "ci_high": high})
-    columns = {
-        "run_id": "string", "baseline": "string", "system": "string", "n_shared": "Int64", "baseline_accuracy": "Float64", "accuracy": "Float64",
-        "difference": "Float64", "ci_low": "Float64", "ci_high": "Float64", "baseline_only_correct": "Int64", "system_only_correct": "Int64",
-        "p_value": "Float64", "p_holm": "Float64", "significant": "boolean",
-    }  # fmt: skip
-    out = pd.DataFrame(rows, columns=list(columns)).astype(columns)
+        if baseline is None:
+            report = report_config_of(load_run(Path(str(run["run_dir"].iloc[0]))))
+            tables.append((str(run_id), pair_table(run, report)))
+        else:
+            names = [str(s) for s in run["system"].cat.categories if (run["system"] == s).any()]  # run order
+            tables.append((str(run_id), baseline_table(run, names, baseline)))
+    out = pd.DataFrame(rows_as_records(tables), columns=["run_id", *COMPARISON_COLUMNS]).astype({"run_id": "string", **COMPARISON_COLUMNS})
     out["system"] = out["system"].astype(samples["system"].dtype)
     return _with_run_columns(out, samples)
 
 
 def grade_records(samples: pd.DataFrame) -> list[dict[str, Any]]:
-    """``{"id", "system", "category", "correct", "refused"}`` of every graded answer, in log
-    order, NA as None: the input of :func:`harness.scoring.metrics.outcomes`."""
-    graded = samples[samples["grader"].notna()]
+    """``{"id", "system", "category", "correct", "refused"}`` of every graded answer (not those
+    of items the system was not applicable to), in log order, NA as None: the input of
+    :func:`harness.scoring.metrics.outcomes`."""
+    graded = samples[_graded(samples)]
     return [
         {"id": str(i), "system": str(s), "category": None if c is None else str(c), "correct": None if k is None else bool(k), "refused": bool(r)}
         for i, s, c, k, r in zip(graded["id"], graded["system"], _nullable(graded["category"]), _nullable(graded["correct"]), graded["refused"].fillna(False))

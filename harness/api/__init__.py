@@ -17,7 +17,7 @@ from harness.api.errors import (
     UnknownSystemError,
 )
 from harness.api.items import ANSWER_TYPES, REFUSAL_PROBE, Answer, Item, parse_answer, parse_item
-from harness.api.system import ChatMessage, Closeable, GenerationRequest, GenerationResult, StreamingSystem, System
+from harness.api.system import NOT_APPLICABLE, ChatMessage, Closeable, GenerationRequest, GenerationResult, Selective, StreamingSystem, System
 
 __all__ = [
     "ANSWER_TYPES",
@@ -33,9 +33,11 @@ __all__ = [
     "HarnessError",
     "Item",
     "ModelSourceError",
+    "NOT_APPLICABLE",
     "PluginLoadError",
     "REFUSAL_PROBE",
     "RegressionDetected",
+    "Selective",
     "StreamingSystem",
     "System",
     "UnknownSystemError",

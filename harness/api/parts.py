@@ -55,4 +55,7 @@ class Retriever(Protocol):
         (``{"retrieved": [{"anchor", "score", ...}, ...]}`` feeds the retrieval metrics)."""
         ...
 
+    # Optional, as for systems (harness.api.system.Selective): ``not_applicable(requests)`` ->
+    # ``{request id: reason}`` for the requests it cannot prepare (an oracle without gold passages).
+
     def close(self) -> None: ...

@@ -72,6 +72,11 @@ class GenerationRequest:
         }
 
 
+#: ``finish_reason`` of an item the system cannot do its job on (``rag-oracle`` on an item without
+#: gold passages): nothing is generated, ``extra["not_applicable"]`` says why, and the item is left
+#: out of that system's scores instead of being scored as if the system had run.
+NOT_APPLICABLE = "not_applicable"
+
 #: ``GenerationResult.extra`` key under which a system may record the prompt it actually generated
 #: from when it rewrote the request (retrieved passages added, plain transcript for a base model):
 #: chat messages as a list of ``{"role", "content"}`` or a plain string. The run log shows it.
@@ -87,7 +92,7 @@ class GenerationResult:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latency_s: float = 0.0  # wall seconds attributed to this request (batch time / batch size)
-    finish_reason: str = "stop"  # "stop" | "length" | "loop" (repetition loop cut short) | "error"
+    finish_reason: str = "stop"  # "stop" | "length" | "loop" (repetition loop cut short) | "error" | NOT_APPLICABLE
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. RAG: retrieved chunk ids + scores
 
     def to_dict(self) -> dict[str, Any]:
@@ -136,6 +141,17 @@ class Closeable(Protocol):
     systems (one model loaded at a time)."""
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class Selective(Protocol):
+    """Optional: a system that cannot do its job on some items names them before generation, so
+    the runner generates nothing for them and records them as :data:`NOT_APPLICABLE` instead of
+    letting the system stand in for another (an oracle without its oracle is the base model).
+    Returns ``{request id: reason}`` for those requests only, the reason a short phrase such as
+    ``"no gold_passages"``."""
+
+    def not_applicable(self, requests: Sequence[GenerationRequest]) -> Mapping[str, str]: ...
 
 
 @runtime_checkable

@@ -18,7 +18,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("run_dir", type=Path, help="a run directory written by python -m harness run")
     p.add_argument("--regrade", action="store_true", help="regrade every answer and store the recomputed metrics in run.json")
-    p.add_argument("--baseline-system", default=None, help="system the paired comparisons use (default: the run's --baseline-system)")
+    p.add_argument(
+        "--baseline-system", default=None, help="the system every other is compared with below the pair table (default: the run's --baseline-system)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=handle)
 

@@ -37,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", default=None, help="auto, cpu or cuda[:N] for local models")
     p.add_argument("--system-config", type=Path, default=None, help="TOML with [systems.NAME] tables of options (e.g. an openai endpoint)")
-    p.add_argument("--baseline-system", default="vanilla", help="paired comparisons are against this system")
+    p.add_argument("--baseline-system", default="vanilla", help="the report compares every system with this one (besides the benchmark's [report] pairs)")
     p.add_argument("--no-cache", action="store_true", help="regenerate every answer")
     p.add_argument(
         "--no-loop-stop",

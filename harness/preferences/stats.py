@@ -22,12 +22,10 @@ def wilson_interval(successes: int, trials: int, confidence: float = CONFIDENCE)
     """Wilson score interval for a binomial proportion (Wilson 1927), as scipy computes it
     (``binomtest(successes, trials).proportion_ci(method="wilson")``). Counts are whole numbers
     (scipy rejects fractions); zero trials give (0, 1)."""
-    if trials <= 0:
-        return (0.0, 1.0)
-    from scipy.stats import binomtest
+    from harness.scoring.stats import wilson_ci
 
-    interval = binomtest(successes, trials).proportion_ci(confidence_level=confidence, method="wilson")
-    return (float(interval.low), float(interval.high))
+    interval = wilson_ci(successes, trials, confidence)
+    return (0.0, 1.0) if interval is None else (interval.low, interval.high)
 
 
 def bradley_terry(wins: np.ndarray, pseudo_ties: float = 1.0, max_iter: int = 10_000, tol: float = 1e-10) -> np.ndarray:

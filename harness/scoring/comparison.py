@@ -6,12 +6,14 @@ For every system in both runs, each metric is recomputed on the shared items onl
 delta (B - A) is not confounded by different item sets:
 
 * binary per item -- ``accuracy``, ``unit_error_rate``, ``numeric_value_error_rate``,
-  ``refusal_rate``, ``false_refusal_rate``: exact McNemar (two-sided) + paired bootstrap CI;
+  ``refusal_rate``, ``false_refusal_rate``: exact McNemar (two-sided) + Newcombe's paired CI
+  (:func:`harness.scoring.stats.newcombe_paired_ci`);
 * continuous per item -- ``quality`` (key-point coverage), ``mean_latency_s``,
   ``mean_completion_tokens``: Wilcoxon signed-rank (two-sided) + paired bootstrap CI.
 
 Edge cases: a metric with no shared items is reported with ``n = 0`` and no test; all-zero
-differences give ``p = 1``; p-values are Holm-adjusted over all rows of the comparison.
+differences give ``p = 1``; p-values are Holm-adjusted over all rows of the comparison; items a
+system was not applicable to in either run are left out.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class MetricDelta:
     a: float | None
     b: float | None
     delta: float | None  # b - a
-    ci: tuple[float, float] | None  # paired bootstrap 95% CI of the delta
+    ci: tuple[float, float] | None  # 95% CI of the delta: Newcombe (binary metrics) or paired bootstrap (continuous)
     p_value: float | None
     test: str
     p_holm: float | None = None
@@ -82,7 +84,8 @@ def _wilcoxon(a: Sequence[float], b: Sequence[float]) -> float:
 
 def _index(grades: Sequence[Mapping[str, Any]], samples: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], tuple[Mapping[str, Any], Mapping[str, Any]]]:
     by_key = {(str(s.get("system")), str(s.get("id"))): s for s in samples}
-    return {(str(g.get("system")), str(g["id"])): (g, by_key.get((str(g.get("system")), str(g["id"])), {})) for g in grades}
+    scored = [g for g in grades if g.get("applicable", True)]  # not the items a system was not applicable to
+    return {(str(g.get("system")), str(g["id"])): (g, by_key.get((str(g.get("system")), str(g["id"])), {})) for g in scored}
 
 
 def compare_runs(
@@ -111,7 +114,7 @@ def _binary_row(system: str, metric: str, pairs: list[tuple[bool, bool]]) -> Met
         return MetricDelta(system, metric, 0, None, None, None, None, None, "exact McNemar")
     a = [x for x, _ in pairs]
     b = [y for _, y in pairs]
-    ci = stats.paired_bootstrap_ci([float(x) for x in a], [float(y) for y in b])
+    ci = stats.newcombe_paired_ci(stats.PairedCounts.of(b, a))  # of mean(b) - mean(a)
     mean_a, mean_b = sum(a) / len(a), sum(b) / len(b)
     return MetricDelta(
         system,

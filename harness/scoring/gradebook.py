@@ -3,7 +3,9 @@
     python -m harness report RUN_DIR --regrade     # regrade from the run log, then re-render
 
 One line per sample: ``{"id", "system", "category", "grader", "kind", "correct", "refused",
-"value_correct", "unit_correct", "extracted", "coverage", "refusal_p", "note"}``. The file is
+"value_correct", "unit_correct", "extracted", "coverage", "refusal_p", "note"}``; a sample the
+system was not applicable to (finish_reason ``not_applicable``) is not graded and gets
+``{"id", "system", "category", "grader", "applicable": false, "note": <why>}``. The file is
 derived data: it is rewritten atomically from ``samples.jsonl`` + ``benchmark.jsonl`` and
 regenerated whenever it is missing, does not cover the samples, or was made by another grader
 version or calibration (``grader`` field, see :func:`grader_id`). ``samples.jsonl`` itself is never modified.
@@ -20,6 +22,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from harness.api.errors import DataError
 from harness.api.items import Item, parse_item
+from harness.api.system import NOT_APPLICABLE
 from harness.runlog import ITEMS_SNAPSHOT, iter_jsonl, read_samples, write_text_atomic
 from harness.scoring.grade import GradeConfig, grade
 
@@ -173,10 +176,17 @@ def grade_samples(
     store = _default_grade_cache(config) if cache is True else (cache or None)
     pairs: list[tuple[Mapping[str, Any], Item, str]] = []
     unknown = set()
+    skipped = []  # samples of items their system was not applicable to: nothing to grade
     for sample in samples:
         item = items.get(str(sample.get("id")))
         if item is None:
             unknown.add(str(sample.get("id")))
+            continue
+        if sample.get("finish_reason") == NOT_APPLICABLE:
+            reason = (sample.get("extra") or {}).get(NOT_APPLICABLE)
+            skipped.append(
+                {"id": item.id, "system": sample.get("system"), "category": item.category, "grader": grader_id(), "applicable": False, "note": reason}
+            )
             continue
         response = sample.get("response")
         pairs.append((sample, item, response if isinstance(response, str) else ""))
@@ -192,6 +202,7 @@ def grade_samples(
             if keys:
                 fresh.append((keys[i], scored))
         out.append({"id": item.id, "system": sample.get("system"), "category": item.category, "grader": grader_id(), **scored})
+    out += skipped
     if store is not None:
         if fresh:
             store.put_many(fresh)

@@ -68,11 +68,18 @@ class GoldMatcher:
 
 
 def summarize_ranks(ranks: Sequence[int | None], depth: int, ks: Sequence[int] = KS) -> dict[str, Any]:
-    """``{"n", "hit@1", ..., "mrr"}`` for first-hit ranks over lists ``depth`` long."""
+    """``{"n", "hit@1", "hit@1_ci", ..., "mrr"}`` for first-hit ranks over lists ``depth`` long
+    (``hit@k_ci``: the Wilson 95% interval of the hit rate, present where the rate is)."""
+    from harness.scoring.stats import wilson_ci
+
     n = len(ranks)
     out: dict[str, Any] = {"n": n}
     for k in ks:
-        out[f"hit@{k}"] = (sum(1 for r in ranks if r is not None and r <= k) / n if n else None) if k <= depth else None
+        hits = sum(1 for r in ranks if r is not None and r <= k)
+        out[f"hit@{k}"] = (hits / n if n else None) if k <= depth else None
+        interval = wilson_ci(hits, n) if out[f"hit@{k}"] is not None else None
+        if interval is not None:
+            out[f"hit@{k}_ci"] = interval.to_list()
     out["mrr"] = sum(1.0 / r for r in ranks if r is not None) / n if n else None
     return out
 

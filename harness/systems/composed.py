@@ -18,7 +18,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from harness.api.errors import HarnessError
 from harness.api.parts import Adapter, Retriever
-from harness.api.system import SENT_PROMPT, GenerationRequest, GenerationResult, in_order
+from harness.api.system import SENT_PROMPT, GenerationRequest, GenerationResult, Selective, in_order
 from harness.models.prompt_format import apply_format, format_fingerprint
 
 
@@ -84,6 +84,10 @@ class ComposedSystem:
         return hashlib.sha256(json.dumps(self.fingerprint, sort_keys=True, default=str).encode()).hexdigest()
 
     # -- generation -----------------------------------------------------------------------------
+    def not_applicable(self, requests: Sequence[GenerationRequest]) -> Mapping[str, str]:
+        """The requests the retriever cannot prepare (``rag-oracle`` without gold passages)."""
+        return self.retriever.not_applicable(requests) if isinstance(self.retriever, Selective) else {}
+
     def prepare(self, requests: Sequence[GenerationRequest]) -> tuple[list[GenerationRequest], list[dict[str, Any]]]:
         """The requests as the model source gets them, and each one's ``extra``."""
         prepared, extras = self.retriever.prepare(requests) if self.retriever is not None else (list(requests), [{} for _ in requests])

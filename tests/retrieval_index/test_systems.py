@@ -174,3 +174,82 @@ def test_runner_records_retrieved_ids_per_sample_and_caches_them(tiny_lm, bow, t
     assert all(s["cached"] for s in again)
     assert [s["extra"] for s in again] == [s["extra"] for s in samples]
     assert [s["prompt"] for s in again] == [s["prompt"] for s in samples]
+
+
+def test_oracle_is_not_applicable_to_items_without_gold(tiny_lm, bow, tiny_corpus: Path, isolated_cache: Path) -> None:
+    system = make(rag_oracle, tiny_lm, bow, tiny_corpus)
+    requests = [request("a", "refresh", ("ddr5/refresh.md#refresh-interval",)), request("b", "anything")]
+    assert system.not_applicable(requests) == {"b": "no gold_passages"}
+    assert make(rag, tiny_lm, bow, tiny_corpus).not_applicable(requests) == {}  # a search applies to every item
+
+
+def test_a_users_benchmark_without_gold_passages_is_not_applicable_to_the_oracle(
+    tiny_lm, bow, tiny_corpus: Path, tmp_path: Path, isolated_cache: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A new user's 12 items carry no gold_passages: rag-oracle generates nothing, says so in one
+    warning line, and is reported as not applicable instead of as the base model in disguise."""
+    from harness.analysis import comparisons_df, metrics_df, samples_df
+    from harness.systems.composition import vanilla
+    from reports.render import render_run
+
+    bench = tmp_path / "mine"
+    bench.mkdir()
+    (bench / "benchmark.toml").write_text('name = "mine"\n[report]\npairs = [["rag-oracle", "vanilla"]]\nrefusal_pairs = []\n')
+    rows = [{"id": f"m{i:02d}", "category": "facts", "question": f"What is w{i}?", "answer": {"type": "text", "accept": [f"w{i}"]}} for i in range(12)]
+    (bench / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    asked: list[str] = []
+
+    def oracle(**options):
+        system = make(rag_oracle, tiny_lm, bow, tiny_corpus, **options)
+        generate_stream = system.generate_stream
+
+        def counted(requests):
+            asked.extend(r.id for r in requests)
+            return generate_stream(requests)
+
+        system.generate_stream = counted  # type: ignore[method-assign]
+        return system
+
+    def base(**options):
+        system = vanilla(**options)
+        system.source._resolved = ResolvedModel(name="tiny-llama", path=tiny_corpus, weights_sha256="tiny", template="chat")
+        system.source._generator = BatchGenerator(*tiny_lm, GenerationSettings(batch_size=4))
+        return system
+
+    registry = Registry()
+    registry.register("vanilla", base)
+    registry.register("rag-oracle", oracle)
+    config = RunConfig(systems="vanilla,rag-oracle", benchmark=str(bench / "items.jsonl"), output_dir=str(tmp_path / "run"), max_new_tokens=4, quiet=True)
+    with caplog.at_level("WARNING", logger="harness.runner"):
+        run_dir = Runner(config, registry).run()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "harness.runner"]
+    assert warnings == ["rag-oracle: not applicable to 12 of 12 items (no gold_passages); reported as not applicable and left out of its scores"]
+    assert asked == []  # nothing generated for them
+
+    samples = [s for s in read_samples(run_dir) if s["system"] == "rag-oracle"]
+    assert len(samples) == 12 and {s["finish_reason"] for s in samples} == {"not_applicable"}
+    assert {s["response"] for s in samples} == {""} and {s["extra"]["not_applicable"] for s in samples} == {"no gold_passages"}
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["systems"]["rag-oracle"]["not_applicable"] == 12 and run["systems"]["rag-oracle"]["generated"] == 0
+    grades = [json.loads(line) for line in (run_dir / "grades.jsonl").read_text().splitlines()]
+    assert {g["applicable"] for g in grades if g["system"] == "rag-oracle"} == {False}
+    assert all("applicable" not in g and g["correct"] is not None for g in grades if g["system"] == "vanilla")
+
+    oracle_metrics, base_metrics = run["metrics"]["per_system"]["rag-oracle"], run["metrics"]["per_system"]["vanilla"]
+    assert (oracle_metrics["n"], oracle_metrics["n_not_applicable"], oracle_metrics["accuracy"]) == (0, 12, None)
+    assert oracle_metrics["not_applicable"] == {"no gold_passages": 12} and oracle_metrics["mean_latency_s"] is None
+    assert (base_metrics["n"], base_metrics["n_not_applicable"]) == (12, 0) and base_metrics["accuracy"] is not None
+    assert run["metrics"]["comparisons"]["rows"] == [] and run["metrics"]["comparisons"]["skipped"] == [
+        "accuracy rag-oracle vs vanilla: no item scored for both"
+    ]
+    assert run["metrics"]["versus_baseline"]["rows"] == [] and "rag-oracle" not in run["metrics"]["outcomes"]
+
+    frame = samples_df(run_dir)
+    assert frame.groupby("system", observed=True)["applicable"].all().to_dict() == {"vanilla": True, "rag-oracle": False}
+    assert set(metrics_df(run_dir)["system"].astype(str)) == {"vanilla"} and comparisons_df(run_dir).empty
+
+    render_run(run_dir)
+    md = (run_dir / "report.md").read_text()
+    assert "| rag-oracle | 0 (12 n/a) | - |" in md and "| vanilla | 12 |" in md
+    assert "- rag-oracle was not applicable to 12 of 12 items (no gold\\_passages (12)): nothing was generated for them and it has no figures" in md
+    assert md.count("**not applicable**") == 12

@@ -9,8 +9,9 @@ import pytest
 
 from harness.benchmark import load_benchmark
 from harness.runlog import iter_jsonl, read_samples
+from harness.scoring.grade import GradeConfig
 from harness.scoring.gradebook import GRADES, ensure_grades, load_items, read_grades
-from harness.scoring.metrics import comparisons, compute_metrics, outcomes, run_metrics
+from harness.scoring.metrics import compute_metrics, run_metrics
 from tests.conftest import STARTER
 from tests.scoring.fakes import HashEmbedder, pattern_only_calibration
 from tests.scoring.runs import BAD, GOOD, make_run
@@ -27,7 +28,7 @@ def test_per_system_metrics(tmp_path: Path) -> None:
     good, bad = metrics["per_system"]["rag"], metrics["per_system"]["vanilla"]
     assert good["n"] == bad["n"] == 12
     assert good["accuracy"] == 1.0 and bad["accuracy"] == 0.0
-    assert good["accuracy_ci"] == [1.0, 1.0]
+    assert good["accuracy_ci"] == [0.7575, 1.0] and bad["accuracy_ci"] == [0.0, 0.2425]  # Wilson: 12/12 and 0/12 are not certainties
     # BAD numeric answers: 19.2 Gb/s, 2 (no unit), 38 ns (within 2% of 39? no: 2.6% off) -> 2 unit errors of 7
     assert bad["numeric_n"] == 7
     assert bad["unit_error_rate"] == pytest.approx(2 / 7, abs=1e-4)
@@ -35,6 +36,9 @@ def test_per_system_metrics(tmp_path: Path) -> None:
     assert good["unit_error_rate"] == 0.0 and good["numeric_value_error_rate"] == 0.0
     assert bad["probe_n"] == 2 and bad["false_refusal_rate"] == 1.0 and good["false_refusal_rate"] == 0.0
     assert bad["refusal_rate"] == pytest.approx(3 / 12, abs=1e-4)
+    assert bad["refusal_rate_ci"] == pytest.approx([0.0889, 0.5323], abs=1e-4)  # Wilson 3/12
+    assert bad["unit_error_rate_ci"] == pytest.approx([0.0822, 0.6411], abs=1e-4)  # Wilson 2/7
+    assert good["false_refusal_rate_ci"] == [0.0, 0.6576]  # Wilson 0/2
     assert good["quality"] == 1.0
     assert good["mean_latency_s"] == 1.5
     assert set(good["accuracy_by_category"]) == {"reasoning", "accuracy", "quality", "refusal_probe"}
@@ -43,19 +47,18 @@ def test_per_system_metrics(tmp_path: Path) -> None:
 
 def test_paired_comparison_against_baseline(tmp_path: Path) -> None:
     run_dir = make_run(tmp_path / "run", {"vanilla": BAD, "rag": GOOD, "lora": BAD})
-    grades = read_grades(run_dir)
-    result = comparisons(outcomes(grades), ["vanilla", "rag", "lora"], "vanilla")
+    result = compute_metrics(read_grades(run_dir), read_samples(run_dir), load_items(run_dir), ["vanilla", "rag", "lora"], "vanilla")["versus_baseline"]
     rows = {r["system"]: r for r in result["rows"]}
-    assert rows["rag"]["difference"] == 1.0 and rows["rag"]["system_only_correct"] == 12
+    assert rows["rag"]["difference"] == 1.0 and rows["rag"]["system_only"] == 12
     assert rows["rag"]["p_value"] == pytest.approx(2 / 2**12, rel=1e-3)
     assert rows["rag"]["p_holm"] == pytest.approx(2 * rows["rag"]["p_value"], rel=1e-3)
     assert rows["rag"]["significant"] and not rows["lora"]["significant"]
-    assert rows["lora"]["difference"] == 0.0 and rows["lora"]["p_value"] == 1.0
+    assert rows["lora"]["difference"] == 0.0 and rows["lora"]["p_value"] == 1.0 and rows["lora"]["mdd"] is None  # they agree on every item
 
 
 def test_missing_baseline_is_explained(tmp_path: Path) -> None:
     run_dir = make_run(tmp_path / "run", {"rag": GOOD})
-    result = comparisons(outcomes(read_grades(run_dir)), ["rag"], "vanilla")
+    result = compute_metrics(read_grades(run_dir), read_samples(run_dir), load_items(run_dir), ["rag"], "vanilla")["versus_baseline"]
     assert result["rows"] == [] and "--baseline-system" in result["note"]
 
 
@@ -108,3 +111,29 @@ def test_retrieval_metrics_for_systems_that_retrieved(tmp_path: Path) -> None:
     overall = metrics["per_system"]["rag"]["retrieval"]["all"]
     assert overall["n"] == 1 and overall["hit@1"] == 0.0 and overall["hit@10"] is None  # only 2 retrieved
     assert overall["mrr"] == 0.5
+
+
+def test_items_a_system_was_not_applicable_to_are_left_out(tmp_path: Path) -> None:
+    """Half of rag's items are not applicable: they count in none of its figures, its outcomes,
+    the pair table or a run-to-run comparison, and are counted apart."""
+    from harness.scoring.comparison import compare_runs
+
+    run_dir = make_run(tmp_path / "run", {"vanilla": BAD, "rag": GOOD}, grade=False)
+    lines = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines()]
+    for sample in lines:
+        if sample["system"] == "rag" and sample["id"] in ("st-r-001", "st-r-002", "st-a-001", "st-p-001", "st-q-001", "st-q-002"):
+            sample.update(response="", finish_reason="not_applicable", latency_s=0.0, extra={"not_applicable": "no gold_passages"})
+    (run_dir / "samples.jsonl").write_text("".join(json.dumps(s) + "\n" for s in lines))
+    grades = ensure_grades(run_dir, config=GradeConfig(embedder=HashEmbedder(), calibration=pattern_only_calibration()))
+    skipped = [g for g in grades if g.get("applicable") is False]
+    assert len(skipped) == 6 and {g["note"] for g in skipped} == {"no gold_passages"} and all("correct" not in g for g in skipped)
+    metrics = compute_metrics(grades, read_samples(run_dir), load_items(run_dir), ["vanilla", "rag"], "vanilla")
+    rag = metrics["per_system"]["rag"]
+    assert (rag["n"], rag["n_not_applicable"], rag["not_applicable"]) == (6, 6, {"no gold_passages": 6})
+    assert rag["accuracy"] == 1.0 and rag["mean_latency_s"] == 0.5  # the zero latencies of skipped items are not averaged in
+    assert rag["probe_n"] == 1 and rag["numeric_n"] == 4
+    assert len(metrics["outcomes"]["rag"]) == 6 and "st-r-001" not in metrics["outcomes"]["rag"]
+    row = next(r for r in metrics["comparisons"]["rows"] if r["metric"] == "accuracy")
+    assert (row["system"], row["n_shared"], row["system_only"]) == ("rag", 6, 6)
+    rows = {r.metric: r for r in compare_runs(grades, read_samples(run_dir), grades, read_samples(run_dir)) if r.system == "rag"}
+    assert rows["accuracy"].n == 6 and rows["refusal_rate"].n == 6 and rows["mean_latency_s"].n == 6
