@@ -107,6 +107,8 @@ def kd_loss_fn(cache: TeacherCache, alpha: float, temperature: float) -> Callabl
     """The KD loss over cached teacher targets, on the cache's path (KL or aligned ULD)."""
     from adapters.losses import chunked_loss, kd_kl_loss, uld_loss
 
+    rest: Any = cache.rest_at(temperature) if cache.kd_path == CROSS_VOCAB else None
+
     def loss(model: Any, batch: Mapping[str, Any]) -> Any:
         ids = batch["input_ids"]
         index = batch["index"]
@@ -116,6 +118,8 @@ def kd_loss_fn(cache: TeacherCache, alpha: float, temperature: float) -> Callabl
         rows = {"teacher_probs": cache.probs[index][:, :-1].reshape(-1, cache.probs.shape[-1]).to(device)}
         if cache.kd_path == SAME_VOCAB:
             rows["teacher_ids"] = cache.ids[index][:, :-1].reshape(-1, cache.ids.shape[-1]).to(device)
+        else:
+            rows["teacher_rest"] = rest[index][:, :-1].reshape(-1).to(device)
         mask = cache.mask[index][:, :-1].reshape(-1).to(device)
         fn = kd_kl_loss if cache.kd_path == SAME_VOCAB else uld_loss
         return chunked_loss(fn, flat, ids[:, 1:].reshape(-1), mask, rows, alpha=alpha, temperature=temperature)
@@ -129,7 +133,7 @@ def teacher_cache_for(request: TrainRequest, blocks: Any, student_tokenizer: Any
     import gc
 
     from adapters.data import bos_id, teacher_view, tokenize_documents
-    from adapters.teacher_cache import build_cache, cache_key, load_cache, require_cache, save_cache
+    from adapters.teacher_cache import build_cache, cache_key, cache_temperatures, load_cache, require_cache, save_cache
     from harness.models.loading import load_tokenizer
     from harness.models.sources import resolve
 
@@ -148,7 +152,8 @@ def teacher_cache_for(request: TrainRequest, blocks: Any, student_tokenizer: Any
             f"path='same-vocab' but teacher {kd.teacher} and student {request.spec.lora.base} have different vocabularies; use path='auto' or 'cross-vocab'"
         )
     identity = {"model": teacher.name, "weights_sha256": teacher.weights_sha256, "adapter_sha256": adapter_sha}
-    key = cache_key(identity, corpus_sha, blocks.layout_hash(), kd.top_k, path)
+    temperatures = cache_temperatures(kd.temperature)
+    key = cache_key(identity, corpus_sha, blocks.layout_hash(), kd.top_k, path, temperatures)
     provenance = {**identity, "adapter": display_path(adapter_dir) if adapter_dir is not None else None, "cache_key": key}
     if request.cached_teacher_only:
         return require_cache(key, request.command()), provenance
@@ -169,7 +174,7 @@ def teacher_cache_for(request: TrainRequest, blocks: Any, student_tokenizer: Any
     from tqdm.auto import tqdm
 
     with tqdm(total=blocks.n_blocks, desc="teacher", unit="seq", disable=request.quiet, mininterval=30.0) as bar:
-        cache = build_cache(model, blocks, views, kd.top_k, kd.teacher_batch_size, key, request.spec.lora.autocast_bf16, progress=bar.update)
+        cache = build_cache(model, blocks, views, kd.top_k, kd.teacher_batch_size, key, temperatures, request.spec.lora.autocast_bf16, progress=bar.update)
     save_cache(cache)
     del model
     gc.collect()
