@@ -25,8 +25,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from adapters.config import TrainSpec, load_spec
-from adapters.manifest import ADAPTER_WEIGHTS, check_adapter, display_path, repo_path, train_command, write_manifest
+from adapters.config import LoraTrainConfig, TrainSpec, load_spec, reproducing_overrides
+from adapters.manifest import ADAPTER_WEIGHTS, check_adapter, display_path, recorded_spec, repo_path, train_command, write_manifest
 from adapters.teacher_cache import CROSS_VOCAB, SAME_VOCAB, TeacherCache
 from harness.api.errors import ArtifactError, ConfigError
 from harness.benchmark import DEFAULT_CORPUS
@@ -200,8 +200,19 @@ def train_adapter(request: TrainRequest, callback: Callable[[int, dict[str, floa
     corpus_sha = content_hash(Path(request.corpus))
     texts = corpus_texts(Path(request.corpus))
     tokenizer = load_tokenizer(base)
+    derived_texts, derived = derived_training_texts(spec.lora, Path(request.corpus), corpus_sha, tokenizer)
+    corpus_documents = len(texts)
+    texts = texts + derived_texts
     blocks = pack(tokenize_documents(texts, tokenizer), spec.lora.seq_len, bos_id(tokenizer))
-    log.info("%s: %d documents, %d tokens -> %d sequences of %d", request.kind, blocks.documents, blocks.stream_tokens, blocks.n_blocks, blocks.seq_len)
+    log.info(
+        "%s: %d documents + %d derived examples, %d tokens -> %d sequences of %d",
+        request.kind,
+        corpus_documents,
+        len(derived_texts),
+        blocks.stream_tokens,
+        blocks.n_blocks,
+        blocks.seq_len,
+    )
     cache, teacher = None, None
     if spec.kd is not None:
         with accelerator.main_process_first():  # DDP: rank 0 builds and saves, the others load it
@@ -243,10 +254,11 @@ def train_adapter(request: TrainRequest, callback: Callable[[int, dict[str, floa
             "corpus": {
                 "path": display_path(request.corpus),
                 "sha256": corpus_sha,
-                "documents": blocks.documents,
-                "tokens": blocks.stream_tokens,
-                "sequences": blocks.n_blocks,
+                "documents": corpus_documents,
+                "tokens": blocks.stream_tokens - (derived["tokens"] if derived else 0),  # corpus text only
+                "sequences": blocks.n_blocks,  # packed training sequences, derived examples included
             },
+            "derived": derived,
             "config": spec.to_dict(),
             "config_file": request.config_file,
             "overrides": list(request.overrides),
@@ -270,6 +282,34 @@ def train_adapter(request: TrainRequest, callback: Callable[[int, dict[str, floa
         log.info("%s adapter written to %s (%.0f s, %.0f tok/s)", request.kind, output, result.wall_s, result.tokens_per_s)
     accelerator.wait_for_everyone()
     return manifest
+
+
+def derived_training_texts(config: LoraTrainConfig, corpus: Path, corpus_sha: str, tokenizer: Any) -> tuple[list[str], dict[str, Any] | None]:
+    """The derived examples ``config.derived_data`` names (:mod:`adapters.derived`), rendered in
+    ``config.derived_format`` as extra training documents, and their provenance for the manifest
+    (None when there are none)."""
+    from adapters.derived import DERIVED_VERSION, counts, derive_corpus, examples_sha256, read_derived, render
+    from harness.api.errors import DataError
+
+    if config.derived_data == "none":
+        return [], None
+    if config.derived_data == "corpus":
+        examples = derive_corpus(corpus)
+        derived: dict[str, Any] = {"source": "corpus", "version": DERIVED_VERSION, "seed": 0}
+    else:
+        path = repo_path(config.derived_data)
+        header, examples = read_derived(path)
+        if header.get("corpus_sha256") != corpus_sha:
+            raise DataError(
+                f"derived_data={config.derived_data!r}: derived from another corpus (sha256 {str(header.get('corpus_sha256'))[:12]}, "
+                f"training corpus {corpus_sha[:12]}); regenerate it with "
+                f"`python -m harness corpus derive --corpus {display_path(corpus)} --output {config.derived_data}`"
+            )
+        derived = {"source": display_path(path), "version": header.get("version"), "seed": header.get("seed")}
+    texts = [render(example, tokenizer, config.derived_format) for example in examples]
+    tokens = sum(len(ids) + 1 for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]) if texts else 0  # + EOS each
+    derived.update(format=config.derived_format, examples=len(examples), counts=counts(examples), tokens=tokens, sha256=examples_sha256(examples))
+    return texts, derived
 
 
 def parse_sweep(items: Sequence[str]) -> dict[str, list[str]]:
@@ -320,7 +360,9 @@ def run_sweep(request: TrainRequest, items: Sequence[str], output_root: Path, ca
 
 def ensure_adapter(kind: str, folder: Path, model: str | None = None, train_missing: bool = False, quiet: bool = True) -> dict[str, Any]:
     """The checked manifest of ``folder``; when stale or missing and ``train_missing`` is set,
-    train it first with the recorded command's settings (for KD, the teacher first if needed)."""
+    train it first with its recorded settings -- the manifest's config with its config file and
+    ``--set`` values applied again, never today's defaults in their place -- (for KD, the teacher
+    first if needed). Without a readable manifest, today's recipe."""
     try:
         return check_adapter(folder, kind, model)
     except ArtifactError as exc:
@@ -336,7 +378,14 @@ def ensure_adapter(kind: str, folder: Path, model: str | None = None, train_miss
             recorded = {}
     config_file = recorded.get("config_file")
     overrides = tuple(recorded.get("overrides", ()))
-    spec = load_spec(kind, repo_path(config_file) if config_file else None, overrides)
+    base_spec = None
+    if recorded.get("config") and recorded.get("kind") == kind:
+        try:
+            base_spec = recorded_spec(recorded)  # the adapter's own settings, not today's defaults
+        except ConfigError:
+            base_spec = None
+    spec = load_spec(kind, repo_path(config_file) if config_file else None, overrides, base=base_spec)
+    overrides = reproducing_overrides(spec, repo_path(config_file) if config_file else None, overrides)
     if spec.kd is not None and spec.kd.teacher_adapter.lower() != "none":
         ensure_adapter("teacher", repo_path(spec.kd.teacher_adapter), spec.kd.teacher, train_missing=True, quiet=quiet)
     corpus = repo_path(recorded["corpus"]["path"]) if recorded.get("corpus") else DEFAULT_CORPUS
