@@ -19,6 +19,7 @@ out of range raise :class:`ConfigError` naming the field, the value and what is 
 from __future__ import annotations
 
 import difflib
+import json
 import tomllib
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -30,6 +31,7 @@ KINDS = ("lora", "teacher", "lora-kd")
 SCHEDULES = ("cosine", "linear", "constant")
 KD_PATHS = ("auto", "same-vocab", "cross-vocab")
 WEIGHT_DTYPES = ("float32", "bfloat16")
+DERIVED_FORMATS = ("chat", "plain")
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class LoraTrainConfig:
     autocast_bf16: bool = True  # bf16 autocast for forward/backward (AMX/AVX-512-BF16 CPUs, any CUDA GPU)
     gradient_checkpointing: bool = False  # recompute activations in backward: less memory, ~30 % slower
     checkpoint_every: int = 20  # optimizer steps between resumable checkpoints; 0 = never
+    derived_data: str = "none"  # derived Q/A beside the corpus text: none | corpus (adapters/derived.py, on the fly) | a JSONL from `corpus derive`
+    derived_format: str = "chat"  # how derived Q/A are rendered: chat (the model's chat template) | plain (Question:/Answer:)
 
     def __post_init__(self) -> None:
         _check_range("rank", self.rank, 1, 1024)
@@ -73,6 +77,9 @@ class LoraTrainConfig:
         _check_range("checkpoint_every", self.checkpoint_every, 0, None)
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("dtype", self.dtype, WEIGHT_DTYPES)
+        _check_choice("derived_format", self.derived_format, DERIVED_FORMATS)
+        if not self.derived_data:
+            raise ConfigError("derived_data='': use none, corpus or the path of a file written by `python -m harness corpus derive --output FILE`")
         if not self.base:
             raise ConfigError("base='': empty model name; use a packaged name such as smollm2-135m-instruct, a folder or a hub id")
         if not self.target_modules or not all(isinstance(m, str) and m for m in self.target_modules):
@@ -105,7 +112,12 @@ class KDConfig:
             raise ConfigError("teacher='': empty model name; use a packaged name such as gemma3-270m, a folder or a hub id")
 
 
-TEACHER_DEFAULTS: Mapping[str, Any] = {"base": "gemma3-270m", "batch_size": 2, "grad_accum": 2}
+TEACHER_DEFAULTS: Mapping[str, Any] = {"base": "gemma3-270m", "batch_size": 2, "grad_accum": 2, "derived_format": "plain"}
+
+#: Fields added after adapters were first shipped, with the value that reproduces how an adapter
+#: trained before the field existed was trained (a manifest's config lacks such a field). Fields
+#: left out here change nothing when these hold, and take today's default.
+LEGACY_VALUES: Mapping[str, Any] = {"derived_data": "none"}
 
 
 def _check_range(name: str, value: Any, low: float | None, high: float | None, shown: str | None = None) -> None:
@@ -196,8 +208,12 @@ def _plain(data: dict[str, Any]) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
 
 
-def load_spec(kind: str, path: Path | str | None = None, overrides: Sequence[str] = ()) -> TrainSpec:
-    """The :class:`TrainSpec` for ``kind`` from an optional TOML file and ``--set`` overrides."""
+def load_spec(kind: str, path: Path | str | None = None, overrides: Sequence[str] = (), base: TrainSpec | None = None) -> TrainSpec:
+    """The :class:`TrainSpec` for ``kind`` from an optional TOML file and ``--set`` overrides.
+
+    Keys that neither sets take today's defaults, or with ``base`` (an adapter's recorded
+    config) the values of ``base``: what the file and overrides give, applied to that adapter.
+    """
     if kind not in KINDS:
         raise ConfigError(f"unknown training kind {kind!r}; use one of {', '.join(KINDS)}")
     data: dict[str, Any] = {}
@@ -236,7 +252,52 @@ def load_spec(kind: str, path: Path | str | None = None, overrides: Sequence[str
             close = difflib.get_close_matches(name, allowed, n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
             raise ConfigError(f"--set {text!r}: {name}: unknown key; {hint}allowed: {', '.join(allowed)}")
-    defaults = TEACHER_DEFAULTS if kind == "teacher" else None
+    defaults = dict(TEACHER_DEFAULTS) if kind == "teacher" else {}
+    kd_defaults: dict[str, Any] = {}
+    if base is not None:
+        defaults = asdict(base.lora)
+        kd_defaults = asdict(base.kd) if base.kd is not None else {}
     lora = _build(LoraTrainConfig, lora_values, f"{where}{lora_table}." if where else "", defaults)
-    kd = _build(KDConfig, kd_values, f"{where}kd." if where else "") if kind == "lora-kd" else None
+    kd = _build(KDConfig, kd_values, f"{where}kd." if where else "", kd_defaults) if kind == "lora-kd" else None
     return TrainSpec(kind=kind, lora=lora, kd=kd)
+
+
+def spec_from_record(kind: str, record: Mapping[str, Any]) -> TrainSpec:
+    """The :class:`TrainSpec` an adapter manifest's ``config`` records. Fields the record
+    predates take :data:`LEGACY_VALUES` (else today's default), so an adapter keeps its meaning
+    when defaults change. Raises :class:`ConfigError` for a record that no longer validates."""
+    today = load_spec(kind)
+    lora_values = {k: v for k, v in LEGACY_VALUES.items() if k not in record.get("lora", {})}
+    lora_values.update(record.get("lora", {}))
+    lora = _build(LoraTrainConfig, lora_values, "lora.", asdict(today.lora))
+    kd = _build(KDConfig, dict(record.get("kd", {})), "kd.") if kind == "lora-kd" else None
+    return TrainSpec(kind=kind, lora=lora, kd=kd)
+
+
+def reproducing_overrides(spec: TrainSpec, path: Path | str | None = None, overrides: Sequence[str] = ()) -> tuple[str, ...]:
+    """``overrides`` plus ``field=value`` for every field where ``spec`` differs from what the
+    config file and ``overrides`` give under today's defaults: ``--set`` values that make
+    ``python -m harness train KIND`` rebuild ``spec`` whatever the defaults are now."""
+    today = load_spec(spec.kind, path, overrides)
+    extra = []
+    for table in ("lora", "kd"):
+        wanted, current = getattr(spec, table), getattr(today, table)
+        if wanted is None or current is None:
+            continue
+        for f in fields(wanted):
+            value = getattr(wanted, f.name)
+            if value != getattr(current, f.name):
+                extra.append(f"{f.name}={_literal(value)}")
+    return (*overrides, *extra)
+
+
+def _literal(value: Any) -> str:
+    """A ``--set`` value that :func:`parse_override` reads back as ``value``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, tuple):
+        return ",".join(value)
+    text = str(value)
+    return text if parse_override(f"v={text}")[1] == text else json.dumps(text)

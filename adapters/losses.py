@@ -14,16 +14,20 @@ across tokenizers).
   the ``T^2`` keeps the soft-target gradients on the CE scale as T changes).
 * Different vocabularies -- :func:`uld_loss`: the Universal Logit Distillation loss of Boizard et al.
   2024 ("Towards Cross-Tokenizer Distillation", arXiv:2402.12030): the L1 distance between the two
-  distributions' probabilities sorted in decreasing order (top-k), which needs no shared vocabulary,
-  ``alpha * ULD + (1 - alpha) * CE``; positions are paired by :func:`align_offsets`.
+  distributions' probabilities sorted in decreasing order, which needs no shared vocabulary,
+  ``alpha * ULD + (1 - alpha) * CE``; positions are paired by :func:`align_offsets`. With a top-k
+  cache each side keeps its k largest probabilities plus one "rest" bin holding its mass outside
+  them, so a student equal to the teacher scores exactly 0 for any k (see :func:`uld_loss`).
 
 :func:`chunked_loss` computes any of these on row chunks of the logits with the same value and
 gradient: every pass over the vocabulary then stays in cache, which makes CE + KD several times
 faster on a CPU (V ~ 50k) -- it is what training uses.
 
 The teacher's cached top-k is renormalised at temperature T (``p_i^(1/T) / sum_k p_j^(1/T)`` equals
-the tempered softmax restricted to the top-k), so one cache serves every temperature of a sweep;
-the mass outside the top-k is dropped -- the usual sparse-KD approximation, exact when ``k = V``.
+the tempered softmax restricted to the top-k), so one cache serves every temperature of a sweep.
+The KL path drops the mass outside the top-k -- the usual sparse-KD approximation, exact when
+``k = V``; the ULD path puts it back from the teacher's tail mass at T, which the cache stores
+for each temperature it was built for (:mod:`adapters.teacher_cache`).
 """
 
 from __future__ import annotations
@@ -131,42 +135,74 @@ def kd_kl_loss(
     return LossParts(alpha * temperature**2 * kl + (1.0 - alpha) * ce, kl.detach(), ce.detach())
 
 
-def sorted_probability_distance(student_probs: Any, teacher_probs: Any) -> Any:
-    """``[N, V]`` and ``[N, k]`` probabilities -> ``[N]`` L1 distance between the top-k of each,
-    both sorted in decreasing order (the shorter side is padded with zeros)."""
-    k = min(teacher_probs.shape[-1], student_probs.shape[-1])
-    s = torch.topk(student_probs, k, dim=-1).values
-    t = torch.sort(teacher_probs, dim=-1, descending=True).values[..., :k]
-    return (s - t).abs().sum(dim=-1)
+def sorted_probability_distance(student_top: Any, student_rest: Any, teacher_top: Any, teacher_rest: Any) -> Any:
+    """``[N]`` L1 distance between two distributions given as their largest probabilities
+    (``[N, k_s]``, ``[N, k_t]``, any order) and ``[N]`` rest bins (the mass outside those).
+
+    Both sides are sorted in decreasing order and compared entry by entry over ``k = min(k_s,
+    k_t)`` entries; entries past ``k`` on the longer side move into its rest bin, and the two rest
+    bins are compared as one more entry.
+    """
+    k = min(student_top.shape[-1], teacher_top.shape[-1])
+    s = torch.sort(student_top, dim=-1, descending=True).values
+    t = torch.sort(teacher_top, dim=-1, descending=True).values
+    s_rest = student_rest + s[..., k:].sum(dim=-1)
+    t_rest = teacher_rest + t[..., k:].sum(dim=-1)
+    return (s[..., :k] - t[..., :k]).abs().sum(dim=-1) + (s_rest - t_rest).abs()
+
+
+def teacher_with_rest(teacher_probs: Any, teacher_rest: Any, temperature: float) -> Any:
+    """``[N, k]`` cached top-k at T=1 and ``[N]`` the teacher's mass outside them at T ->
+    ``[N, k]`` the teacher's top-k probabilities at T, summing to ``1 - teacher_rest``.
+
+    Exact: tempering keeps the order, so the top-k at T are the same ids, and their shares of the
+    top-k mass at T are ``temper_topk``'s. Rows that are all zero stay all zero.
+    """
+    return temper_topk(teacher_probs, temperature) * (1.0 - teacher_rest.float()).unsqueeze(-1)
 
 
 def uld_loss(
     student_logits: Any,
     teacher_probs: Any,
+    teacher_rest: Any,
     labels: Any,
     alpha: float,
     temperature: float,
     kd_mask: Any | None = None,
     denominators: Denominators | None = None,
 ) -> LossParts:
-    """Cross-tokenizer KD: ``alpha * ULD + (1 - alpha) * CE`` (Boizard et al. 2024).
+    """Cross-tokenizer KD: ``alpha * ULD_k + (1 - alpha) * CE`` (Boizard et al. 2024).
 
     Args:
         student_logits: ``[N, V_student]`` student logits.
         teacher_probs: ``[N, k]`` teacher top-k probabilities at T=1 (ids are not needed: the
             distance compares sorted probabilities, so the two vocabularies may differ).
+        teacher_rest: ``[N]`` the teacher's probability mass outside its top-k at temperature T
+            (:attr:`adapters.teacher_cache.TeacherCache.rest`; 0 when k covers its vocabulary).
         labels: ``[N]`` next-token ids in the student's vocabulary; ``-100`` left out of CE.
         alpha: weight of the ULD term, 0..1.
         temperature: T > 0, applied to both distributions.
         kd_mask: ``[N]`` bool, positions aligned with a teacher position (None = all).
         denominators: whole-batch counts when this call sees one chunk (None = plain means).
 
-    ULD is 0 when the student's distribution is any permutation of the teacher's (k = V).
+    With ``p`` the teacher and ``q`` the student at T, ``x_(i)`` the i-th largest entry and
+    ``rest(x) = 1 - sum_{i<=k} x_(i)``::
+
+        ULD_k(p, q) = sum_{i<=k} |p_(i) - q_(i)| + |rest(p) - rest(q)|
+
+    Edge cases: 0 when the student's distribution is any permutation of the teacher's, for every
+    k (the rest bins are equal too); ``0 <= ULD_k <= ULD_V`` (the full sorted L1 of the paper,
+    with the smaller vocabulary padded by zeros), since ``|sum of tail differences| <= sum of
+    |tail differences|``; equal to it when k covers the teacher's vocabulary; at most 2. A
+    student vocabulary smaller than k compares its whole distribution, the teacher's entries past
+    it join the teacher's rest bin.
     """
     logits = student_logits.float()  # one fp32 copy shared with CE
     q_top = student_topk_probs(logits, temperature, min(teacher_probs.shape[-1], logits.shape[-1]))
-    p = temper_topk(teacher_probs, temperature)
-    uld = _masked_mean(sorted_probability_distance(q_top, p), kd_mask, denominators.kd if denominators else None)
+    p_rest = teacher_rest.float()
+    p_top = teacher_with_rest(teacher_probs, p_rest, temperature)
+    distance = sorted_probability_distance(q_top, 1.0 - q_top.sum(dim=-1), p_top, p_rest)
+    uld = _masked_mean(distance, kd_mask, denominators.kd if denominators else None)
     ce = causal_ce(logits, labels, denominators.ce if denominators else None)
     return LossParts(alpha * uld + (1.0 - alpha) * ce, uld.detach(), ce.detach())
 
@@ -236,11 +272,11 @@ def chunked_loss(
     """``loss(student_logits, labels=..., kd_mask=..., **rows, **options)`` -- same value, same
     gradient -- computed ``chunk_rows`` positions at a time.
 
-    ``rows`` are the per-position tensors (``teacher_probs``, ``teacher_ids``) cut like the logits;
-    ``options`` pass through (``alpha``, ``temperature``). Each chunk returns its share of the
-    whole batch's means (:class:`Denominators`), so the chunk results simply add up. 64 rows x 49k
-    fp32 (12.5 MB) keeps each softmax/logsumexp/top-k pass near the cache; the logits are split
-    with one ``split`` so backward concatenates the chunk gradients once.
+    ``rows`` are the per-position tensors (``teacher_probs``, ``teacher_ids``, ``teacher_rest``) cut
+    like the logits; ``options`` pass through (``alpha``, ``temperature``). Each chunk returns its
+    share of the whole batch's means (:class:`Denominators`), so the chunk results simply add up.
+    64 rows x 49k fp32 (12.5 MB) keeps each softmax/logsumexp/top-k pass near the cache; the
+    logits are split with one ``split`` so backward concatenates the chunk gradients once.
     """
     n = student_logits.shape[0]
     ce_count = float((labels != IGNORE_INDEX).sum().clamp_min(1))

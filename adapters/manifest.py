@@ -10,8 +10,9 @@ tokens seen, first and final losses, wall time, tokens/s, package versions, the 
 and the exact command that rebuilds it.
 
 :func:`check_adapter` refuses an adapter whose files were altered, whose base weights, corpus,
-teacher adapter or config (as the recorded command would build it today) changed -- with that
-command in the message.
+derived training data, teacher adapter or config file changed -- with the command that rebuilds
+it in the message. The recorded config is the adapter's meaning: loading never substitutes
+today's defaults, and :func:`rebuild_command` adds ``--set`` values for defaults changed since.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from harness.api.errors import ArtifactError
-from harness.benchmark import REPO_ROOT
+from harness.benchmark import DEFAULT_CORPUS, REPO_ROOT
 
 SCHEMA = "raq-harness/adapter-manifest"
 SCHEMA_VERSION = 1
@@ -100,13 +101,15 @@ def read_manifest(folder: Path, hint: str = "") -> dict[str, Any]:
     return data
 
 
-def verify_weights(folder: Path, manifest: Mapping[str, Any]) -> str:
-    """Check the safetensors file opens and the files hash to the manifest's ``adapter_sha256``."""
+def verify_weights(folder: Path, manifest: Mapping[str, Any], command: str | None = None) -> str:
+    """Check the safetensors file opens and the files hash to the manifest's ``adapter_sha256``
+    (``command``, the one that rebuilds the adapter, goes into the error messages)."""
     from safetensors import SafetensorError, safe_open
 
-    command = str(manifest.get("command", "python -m harness train ..."))
-    if "--output" not in command and manifest.get("kind") and Path(folder).resolve() != shipped_dir(str(manifest["kind"])).resolve():
-        command += f" --output {display_path(folder)}"  # the recorded command writes the shipped folder, not this one
+    if command is None:
+        command = str(manifest.get("command", "python -m harness train ..."))
+        if "--output" not in command and manifest.get("kind") and Path(folder).resolve() != shipped_dir(str(manifest["kind"])).resolve():
+            command += f" --output {display_path(folder)}"  # the recorded command writes the shipped folder, not this one
     weights = Path(folder) / ADAPTER_WEIGHTS
     try:
         with safe_open(str(weights), framework="pt") as handle:
@@ -122,14 +125,36 @@ def verify_weights(folder: Path, manifest: Mapping[str, Any]) -> str:
     return actual
 
 
+def recorded_spec(manifest: Mapping[str, Any]) -> Any:
+    """The :class:`adapters.config.TrainSpec` an adapter was trained with, read from its manifest
+    (fields the manifest predates take their legacy values, never today's defaults)."""
+    from adapters.config import spec_from_record
+
+    return spec_from_record(str(manifest["kind"]), manifest["config"])
+
+
+def rebuild_command(manifest: Mapping[str, Any], folder: Path) -> str:
+    """The ``python -m harness train`` command that rebuilds this adapter today: the recorded
+    config file and ``--set`` values, plus ``--set`` values for every field whose default has
+    changed since, and ``--output`` when ``folder`` is not the kind's shipped folder."""
+    from adapters.config import reproducing_overrides
+
+    kind = str(manifest["kind"])
+    config_file = manifest.get("config_file")
+    overrides = reproducing_overrides(recorded_spec(manifest), repo_path(config_file) if config_file else None, manifest.get("overrides", []))
+    corpus = manifest.get("corpus", {}).get("path")
+    return train_command(kind, folder, config_file, overrides, corpus if corpus and corpus != display_path(DEFAULT_CORPUS) else None)
+
+
 def check_adapter(folder: Path, kind: str, model: str | None = None) -> dict[str, Any]:
     """The manifest of the adapter at ``folder`` after checking it is intact and current.
 
     Raises :class:`ArtifactError` naming what changed and the command that retrains it: another
-    base model or base weights, a changed corpus, a retrained teacher, or a config that the
-    recorded command no longer produces (defaults or the config file changed).
+    base model or base weights, a changed corpus, a retrained teacher, or a recorded config that
+    its config file and ``--set`` values no longer give. The recorded config is the adapter's
+    meaning: a default changed since training does not make it stale.
     """
-    from adapters.config import load_spec
+    from harness.api.errors import ConfigError
     from harness.corpus import content_hash
     from harness.models.sources import resolve
 
@@ -139,7 +164,12 @@ def check_adapter(folder: Path, kind: str, model: str | None = None) -> dict[str
         raise ArtifactError(
             f"{folder}: holds a {manifest.get('kind')!r} adapter, not {kind!r}; point this system at a {kind} adapter or train one with `{train_command(kind)}`"
         )
-    adapter_sha = verify_weights(folder, manifest)
+    try:
+        recorded = recorded_spec(manifest)
+        command = rebuild_command(manifest, folder)
+    except ConfigError as exc:
+        raise ArtifactError(f"{folder}: stale adapter: its recorded config is no longer valid ({exc}); retrain with: {command}") from None
+    adapter_sha = verify_weights(folder, manifest, command)
     base = manifest["base_model"]
     if model is not None and model != base["name"]:
         raise ArtifactError(
@@ -159,10 +189,17 @@ def check_adapter(folder: Path, kind: str, model: str | None = None) -> dict[str
             f"{folder}: stale adapter: corpus {manifest['corpus']['path']} changed "
             f"(sha256 {manifest['corpus']['sha256'][:12]} -> {current_corpus[:12]}); retrain with: {command}"
         )
-    spec = load_spec(kind, repo_path(manifest["config_file"]) if manifest.get("config_file") else None, manifest.get("overrides", []))
-    if spec.to_dict() != manifest["config"]:
-        changed = _diff(manifest["config"], spec.to_dict())
+    from adapters.config import load_spec
+
+    config_file = manifest.get("config_file")
+    try:
+        requested = load_spec(kind, repo_path(config_file) if config_file else None, manifest.get("overrides", []), base=recorded)
+    except ConfigError as exc:
+        raise ArtifactError(f"{folder}: stale adapter: its config file or --set values no longer load ({exc}); retrain with: {command}") from None
+    if requested != recorded:
+        changed = _diff(recorded.to_dict(), requested.to_dict())
         raise ArtifactError(f"{folder}: stale adapter: config changed since training ({changed}); retrain with: {command}")
+    _check_derived(folder, manifest, command)
     teacher = manifest.get("teacher")
     if teacher and teacher.get("adapter"):
         teacher_folder = repo_path(teacher["adapter"])
@@ -173,6 +210,27 @@ def check_adapter(folder: Path, kind: str, model: str | None = None) -> dict[str
                 f"(sha256 {teacher['adapter_sha256'][:12]} -> {current_teacher[:12]}); retrain with: {command}"
             )
     return {**manifest, "adapter_sha256": adapter_sha}
+
+
+def _check_derived(folder: Path, manifest: Mapping[str, Any], command: str) -> None:
+    """Derived training data: the generator version (derived on the fly) or the file's examples."""
+    derived = manifest.get("derived")
+    if not derived:
+        return
+    from adapters.derived import DERIVED_VERSION, examples_sha256, read_derived
+
+    if derived["source"] == "corpus":
+        if derived["version"] != DERIVED_VERSION:
+            raise ArtifactError(
+                f"{folder}: stale adapter: the derived-data generator changed (version {derived['version']} -> {DERIVED_VERSION}); retrain with: {command}"
+            )
+        return
+    path = repo_path(derived["source"])
+    current = examples_sha256(read_derived(path)[1]) if path.is_file() else "(missing)"
+    if current != derived["sha256"]:
+        raise ArtifactError(
+            f"{folder}: stale adapter: derived data {derived['source']} changed (sha256 {derived['sha256'][:12]} -> {current[:12]}); retrain with: {command}"
+        )
 
 
 def _diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:

@@ -25,8 +25,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from adapters.config import TrainSpec, load_spec
-from adapters.manifest import ADAPTER_WEIGHTS, check_adapter, display_path, repo_path, train_command, write_manifest
+from adapters.config import LoraTrainConfig, TrainSpec, load_spec, reproducing_overrides
+from adapters.manifest import ADAPTER_WEIGHTS, check_adapter, display_path, recorded_spec, repo_path, train_command, write_manifest
 from adapters.teacher_cache import CROSS_VOCAB, SAME_VOCAB, TeacherCache
 from harness.api.errors import ArtifactError, ConfigError
 from harness.benchmark import DEFAULT_CORPUS
@@ -107,6 +107,8 @@ def kd_loss_fn(cache: TeacherCache, alpha: float, temperature: float) -> Callabl
     """The KD loss over cached teacher targets, on the cache's path (KL or aligned ULD)."""
     from adapters.losses import chunked_loss, kd_kl_loss, uld_loss
 
+    rest: Any = cache.rest_at(temperature) if cache.kd_path == CROSS_VOCAB else None
+
     def loss(model: Any, batch: Mapping[str, Any]) -> Any:
         ids = batch["input_ids"]
         index = batch["index"]
@@ -116,6 +118,8 @@ def kd_loss_fn(cache: TeacherCache, alpha: float, temperature: float) -> Callabl
         rows = {"teacher_probs": cache.probs[index][:, :-1].reshape(-1, cache.probs.shape[-1]).to(device)}
         if cache.kd_path == SAME_VOCAB:
             rows["teacher_ids"] = cache.ids[index][:, :-1].reshape(-1, cache.ids.shape[-1]).to(device)
+        else:
+            rows["teacher_rest"] = rest[index][:, :-1].reshape(-1).to(device)
         mask = cache.mask[index][:, :-1].reshape(-1).to(device)
         fn = kd_kl_loss if cache.kd_path == SAME_VOCAB else uld_loss
         return chunked_loss(fn, flat, ids[:, 1:].reshape(-1), mask, rows, alpha=alpha, temperature=temperature)
@@ -129,7 +133,7 @@ def teacher_cache_for(request: TrainRequest, blocks: Any, student_tokenizer: Any
     import gc
 
     from adapters.data import bos_id, teacher_view, tokenize_documents
-    from adapters.teacher_cache import build_cache, cache_key, load_cache, require_cache, save_cache
+    from adapters.teacher_cache import build_cache, cache_key, cache_temperatures, load_cache, require_cache, save_cache
     from harness.models.loading import load_tokenizer
     from harness.models.sources import resolve
 
@@ -148,7 +152,8 @@ def teacher_cache_for(request: TrainRequest, blocks: Any, student_tokenizer: Any
             f"path='same-vocab' but teacher {kd.teacher} and student {request.spec.lora.base} have different vocabularies; use path='auto' or 'cross-vocab'"
         )
     identity = {"model": teacher.name, "weights_sha256": teacher.weights_sha256, "adapter_sha256": adapter_sha}
-    key = cache_key(identity, corpus_sha, blocks.layout_hash(), kd.top_k, path)
+    temperatures = cache_temperatures(kd.temperature)
+    key = cache_key(identity, corpus_sha, blocks.layout_hash(), kd.top_k, path, temperatures)
     provenance = {**identity, "adapter": display_path(adapter_dir) if adapter_dir is not None else None, "cache_key": key}
     if request.cached_teacher_only:
         return require_cache(key, request.command()), provenance
@@ -169,7 +174,7 @@ def teacher_cache_for(request: TrainRequest, blocks: Any, student_tokenizer: Any
     from tqdm.auto import tqdm
 
     with tqdm(total=blocks.n_blocks, desc="teacher", unit="seq", disable=request.quiet, mininterval=30.0) as bar:
-        cache = build_cache(model, blocks, views, kd.top_k, kd.teacher_batch_size, key, request.spec.lora.autocast_bf16, progress=bar.update)
+        cache = build_cache(model, blocks, views, kd.top_k, kd.teacher_batch_size, key, temperatures, request.spec.lora.autocast_bf16, progress=bar.update)
     save_cache(cache)
     del model
     gc.collect()
@@ -195,8 +200,19 @@ def train_adapter(request: TrainRequest, callback: Callable[[int, dict[str, floa
     corpus_sha = content_hash(Path(request.corpus))
     texts = corpus_texts(Path(request.corpus))
     tokenizer = load_tokenizer(base)
+    derived_texts, derived = derived_training_texts(spec.lora, Path(request.corpus), corpus_sha, tokenizer)
+    corpus_documents = len(texts)
+    texts = texts + derived_texts
     blocks = pack(tokenize_documents(texts, tokenizer), spec.lora.seq_len, bos_id(tokenizer))
-    log.info("%s: %d documents, %d tokens -> %d sequences of %d", request.kind, blocks.documents, blocks.stream_tokens, blocks.n_blocks, blocks.seq_len)
+    log.info(
+        "%s: %d documents + %d derived examples, %d tokens -> %d sequences of %d",
+        request.kind,
+        corpus_documents,
+        len(derived_texts),
+        blocks.stream_tokens,
+        blocks.n_blocks,
+        blocks.seq_len,
+    )
     cache, teacher = None, None
     if spec.kd is not None:
         with accelerator.main_process_first():  # DDP: rank 0 builds and saves, the others load it
@@ -238,10 +254,11 @@ def train_adapter(request: TrainRequest, callback: Callable[[int, dict[str, floa
             "corpus": {
                 "path": display_path(request.corpus),
                 "sha256": corpus_sha,
-                "documents": blocks.documents,
-                "tokens": blocks.stream_tokens,
-                "sequences": blocks.n_blocks,
+                "documents": corpus_documents,
+                "tokens": blocks.stream_tokens - (derived["tokens"] if derived else 0),  # corpus text only
+                "sequences": blocks.n_blocks,  # packed training sequences, derived examples included
             },
+            "derived": derived,
             "config": spec.to_dict(),
             "config_file": request.config_file,
             "overrides": list(request.overrides),
@@ -265,6 +282,34 @@ def train_adapter(request: TrainRequest, callback: Callable[[int, dict[str, floa
         log.info("%s adapter written to %s (%.0f s, %.0f tok/s)", request.kind, output, result.wall_s, result.tokens_per_s)
     accelerator.wait_for_everyone()
     return manifest
+
+
+def derived_training_texts(config: LoraTrainConfig, corpus: Path, corpus_sha: str, tokenizer: Any) -> tuple[list[str], dict[str, Any] | None]:
+    """The derived examples ``config.derived_data`` names (:mod:`adapters.derived`), rendered in
+    ``config.derived_format`` as extra training documents, and their provenance for the manifest
+    (None when there are none)."""
+    from adapters.derived import DERIVED_VERSION, counts, derive_corpus, examples_sha256, read_derived, render
+    from harness.api.errors import DataError
+
+    if config.derived_data == "none":
+        return [], None
+    if config.derived_data == "corpus":
+        examples = derive_corpus(corpus)
+        derived: dict[str, Any] = {"source": "corpus", "version": DERIVED_VERSION, "seed": 0}
+    else:
+        path = repo_path(config.derived_data)
+        header, examples = read_derived(path)
+        if header.get("corpus_sha256") != corpus_sha:
+            raise DataError(
+                f"derived_data={config.derived_data!r}: derived from another corpus (sha256 {str(header.get('corpus_sha256'))[:12]}, "
+                f"training corpus {corpus_sha[:12]}); regenerate it with "
+                f"`python -m harness corpus derive --corpus {display_path(corpus)} --output {config.derived_data}`"
+            )
+        derived = {"source": display_path(path), "version": header.get("version"), "seed": header.get("seed")}
+    texts = [render(example, tokenizer, config.derived_format) for example in examples]
+    tokens = sum(len(ids) + 1 for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]) if texts else 0  # + EOS each
+    derived.update(format=config.derived_format, examples=len(examples), counts=counts(examples), tokens=tokens, sha256=examples_sha256(examples))
+    return texts, derived
 
 
 def parse_sweep(items: Sequence[str]) -> dict[str, list[str]]:
@@ -315,7 +360,9 @@ def run_sweep(request: TrainRequest, items: Sequence[str], output_root: Path, ca
 
 def ensure_adapter(kind: str, folder: Path, model: str | None = None, train_missing: bool = False, quiet: bool = True) -> dict[str, Any]:
     """The checked manifest of ``folder``; when stale or missing and ``train_missing`` is set,
-    train it first with the recorded command's settings (for KD, the teacher first if needed)."""
+    train it first with its recorded settings -- the manifest's config with its config file and
+    ``--set`` values applied again, never today's defaults in their place -- (for KD, the teacher
+    first if needed). Without a readable manifest, today's recipe."""
     try:
         return check_adapter(folder, kind, model)
     except ArtifactError as exc:
@@ -331,7 +378,14 @@ def ensure_adapter(kind: str, folder: Path, model: str | None = None, train_miss
             recorded = {}
     config_file = recorded.get("config_file")
     overrides = tuple(recorded.get("overrides", ()))
-    spec = load_spec(kind, repo_path(config_file) if config_file else None, overrides)
+    base_spec = None
+    if recorded.get("config") and recorded.get("kind") == kind:
+        try:
+            base_spec = recorded_spec(recorded)  # the adapter's own settings, not today's defaults
+        except ConfigError:
+            base_spec = None
+    spec = load_spec(kind, repo_path(config_file) if config_file else None, overrides, base=base_spec)
+    overrides = reproducing_overrides(spec, repo_path(config_file) if config_file else None, overrides)
     if spec.kd is not None and spec.kd.teacher_adapter.lower() != "none":
         ensure_adapter("teacher", repo_path(spec.kd.teacher_adapter), spec.kd.teacher, train_missing=True, quiet=quiet)
     corpus = repo_path(recorded["corpus"]["path"]) if recorded.get("corpus") else DEFAULT_CORPUS

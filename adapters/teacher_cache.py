@@ -3,13 +3,21 @@
     python -m harness train lora-kd          # builds the cache on first use, reuses it afterwards
 
 For every student position that has a teacher counterpart the cache holds the teacher's top-k
-probabilities (temperature 1, fp16) and their teacher-vocabulary ids (int32), laid out like the
-student's blocks: ``probs [n_blocks, seq_len, k]``, ``ids [n_blocks, seq_len, k]``, ``mask
-[n_blocks, seq_len]``. A file lives at ``$HARNESS_CACHE/teacher-cache/<key>.safetensors``; the key
-hashes the teacher (base weights + adapter), the corpus, the student's sequence layout, ``k`` and
-the KD path, so a retrained teacher, an edited corpus or another ``seq_len`` gets a new file while
-sweeps over alpha and temperature reuse one. With the cache, a KD epoch costs one student
+probabilities (temperature 1, fp16), their teacher-vocabulary ids (int32) and the teacher's
+probability mass outside the top-k at each temperature of ``temperatures`` (fp32), laid out like
+the student's blocks: ``probs [n_blocks, seq_len, k]``, ``ids [n_blocks, seq_len, k]``, ``rest
+[n_blocks, seq_len, len(temperatures)]``, ``mask [n_blocks, seq_len]``. A file lives at
+``$HARNESS_CACHE/teacher-cache/<key>.safetensors``; the key hashes the teacher (base weights +
+adapter), the corpus, the student's sequence layout, ``k``, the KD path and the temperatures, so a
+retrained teacher, an edited corpus or another ``seq_len`` gets a new file while sweeps over alpha
+and the usual temperatures reuse one. With the cache, a KD epoch costs one student
 forward/backward plus a gather -- about what a LoRA epoch costs.
+
+Why the tail mass is stored per temperature: the top-k at temperature T is exactly the T=1 top-k
+re-tempered (tempering keeps the order), but the mass outside it at T, ``sum_tail p_j^(1/T) /
+sum_all p_j^(1/T)``, depends on the whole tail, which a top-k (or one logsumexp at T=1) cannot
+give back for T != 1. So the cache is built for :data:`CACHED_TEMPERATURES` plus the configured
+T: the paper's sweep points share one file, and a run at another T builds its own.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import tempfile
 import time
@@ -30,7 +39,8 @@ from harness.api.errors import ArtifactError
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the tail mass outside the top-k at each cached temperature (``rest``)
+CACHED_TEMPERATURES = (1.0, 2.0, 5.0)  # always cached: the temperature sweep of the paper
 SAME_VOCAB = "same-vocab"
 CROSS_VOCAB = "cross-vocab"
 
@@ -39,7 +49,9 @@ CROSS_VOCAB = "cross-vocab"
 class TeacherCache:
     probs: Any  # [n_blocks, seq_len, k] float16, top-k probabilities at T=1
     ids: Any  # [n_blocks, seq_len, k] int32, teacher vocabulary ids
+    rest: Any  # [n_blocks, seq_len, len(temperatures)] float32, mass outside the top-k at each T
     mask: Any  # [n_blocks, seq_len] bool: position i has the teacher's distribution for token i+1
+    temperatures: tuple[float, ...]  # the temperatures of ``rest``'s last axis, increasing
     kd_path: str  # same-vocab | cross-vocab
     key: str
     file: Path
@@ -52,9 +64,32 @@ class TeacherCache:
         predicting = self.mask.shape[0] * (self.mask.shape[1] - 1)
         return float(self.mask[:, :-1].sum()) / max(1, predicting)
 
+    def rest_at(self, temperature: float) -> Any:
+        """``[n_blocks, seq_len]`` the teacher's mass outside its top-k at ``temperature``."""
+        for index, cached in enumerate(self.temperatures):
+            if math.isclose(cached, temperature, rel_tol=1e-9):
+                return self.rest[..., index]
+        raise ArtifactError(
+            f"{self.file}: teacher cache holds the tail mass for T in {list(self.temperatures)}, not T={temperature}; "
+            "delete the file and rerun -- it is rebuilt for this temperature"
+        )
 
-def cache_key(teacher: Mapping[str, Any], corpus_sha256: str, layout_hash: str, top_k: int, kd_path: str) -> str:
-    payload = {"version": CACHE_VERSION, "teacher": dict(teacher), "corpus": corpus_sha256, "layout": layout_hash, "top_k": top_k, "kd_path": kd_path}
+
+def cache_temperatures(temperature: float) -> tuple[float, ...]:
+    """The temperatures a cache for a run at ``temperature`` stores: the sweep's and this one."""
+    return tuple(sorted({*CACHED_TEMPERATURES, float(temperature)}))
+
+
+def cache_key(teacher: Mapping[str, Any], corpus_sha256: str, layout_hash: str, top_k: int, kd_path: str, temperatures: Sequence[float]) -> str:
+    payload = {
+        "version": CACHE_VERSION,
+        "teacher": dict(teacher),
+        "corpus": corpus_sha256,
+        "layout": layout_hash,
+        "top_k": top_k,
+        "kd_path": kd_path,
+        "temperatures": [float(t) for t in temperatures],
+    }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -78,9 +113,14 @@ def load_cache(key: str) -> TeacherCache | None:
         tensors = load_file(str(file))
     except (SafetensorError, OSError, ValueError) as exc:
         raise ArtifactError(f"{file}: corrupt teacher cache ({exc}); delete the file and rerun -- it is rebuilt from the teacher") from None
-    if meta.get("key") != key or not {"probs", "ids", "mask"} <= set(tensors):
+    if meta.get("key") != key or meta.get("version") != str(CACHE_VERSION) or not {"probs", "ids", "rest", "mask"} <= set(tensors):
         raise ArtifactError(f"{file}: teacher cache does not match this teacher/corpus/layout (key {meta.get('key', '?')[:12]}); delete the file and rerun")
-    return TeacherCache(tensors["probs"], tensors["ids"], tensors["mask"].bool(), meta.get("kd_path", ""), key, file, float(meta.get("build_s", 0.0)))
+    temperatures = tuple(float(t) for t in json.loads(meta.get("temperatures", "[]")))
+    if len(temperatures) != tensors["rest"].shape[-1]:
+        shape = list(tensors["rest"].shape)
+        raise ArtifactError(f"{file}: corrupt teacher cache (temperatures {list(temperatures)} vs rest {shape}); delete the file and rerun")
+    probs, ids, rest, mask = tensors["probs"], tensors["ids"], tensors["rest"], tensors["mask"].bool()
+    return TeacherCache(probs, ids, rest, mask, temperatures, meta.get("kd_path", ""), key, file, float(meta.get("build_s", 0.0)))
 
 
 def require_cache(key: str, retrain_hint: str) -> TeacherCache:
@@ -100,8 +140,16 @@ def save_cache(cache: TeacherCache) -> None:
     fd, tmp = tempfile.mkstemp(dir=cache.file.parent, suffix=".tmp")
     os.close(fd)
     try:
-        tensors = {"probs": cache.probs.contiguous(), "ids": cache.ids.contiguous(), "mask": cache.mask.to(torch.uint8).contiguous()}
-        save_file(tensors, tmp, metadata={"key": cache.key, "kd_path": cache.kd_path, "build_s": f"{cache.build_s:.3f}", "version": str(CACHE_VERSION)})
+        tensors = {"probs": cache.probs, "ids": cache.ids, "rest": cache.rest, "mask": cache.mask.to(torch.uint8)}
+        tensors = {name: value.contiguous() for name, value in tensors.items()}
+        metadata = {
+            "key": cache.key,
+            "kd_path": cache.kd_path,
+            "build_s": f"{cache.build_s:.3f}",
+            "version": str(CACHE_VERSION),
+            "temperatures": json.dumps(list(cache.temperatures)),
+        }
+        save_file(tensors, tmp, metadata=metadata)
         os.replace(tmp, cache.file)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -115,6 +163,7 @@ def build_cache(
     top_k: int,
     batch_size: int,
     key: str,
+    temperatures: Sequence[float] = CACHED_TEMPERATURES,
     autocast_bf16: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> TeacherCache:
@@ -123,13 +172,15 @@ def build_cache(
     ``teacher_sequences`` is None on the same-vocabulary path (the teacher reads the student's
     blocks as they are); otherwise it holds, per block, the teacher's ``(ids, starts)`` for the
     block's text (:func:`adapters.data.teacher_view`) and positions are paired with
-    :func:`adapters.losses.align_offsets`.
+    :func:`adapters.losses.align_offsets`. ``temperatures`` are those ``rest`` is kept for.
     """
     import torch
 
     n, length = blocks.n_blocks, blocks.seq_len
+    temperatures = tuple(sorted(float(t) for t in temperatures))
     probs = torch.zeros((n, length, top_k), dtype=torch.float16)
     ids = torch.zeros((n, length, top_k), dtype=torch.int32)
+    rest = torch.zeros((n, length, len(temperatures)), dtype=torch.float32)
     mask = torch.zeros((n, length), dtype=torch.bool)
     device = next(teacher.parameters()).device
     kd_path = SAME_VOCAB if teacher_sequences is None else CROSS_VOCAB
@@ -158,18 +209,19 @@ def build_cache(
             keep[b, positions] = True
         if keep.any():
             selected = _teacher_logits(teacher, inputs.to(device), attention.to(device), keep.to(device), autocast_bf16)
-            top_p, top_i = _topk_probs(selected, top_k)
+            top_p, top_i, tail = _topk_probs(selected, top_k, temperatures)
             cursor = 0
             for b, (r, positions) in enumerate(zip(rows, student_positions)):
                 count = len(positions)  # logits come out in row-major order of ``keep``
                 kept = top_p.shape[1]  # < top_k only for vocabularies smaller than k
                 probs[r, positions, :kept] = top_p[cursor : cursor + count].to(torch.float16)
                 ids[r, positions, :kept] = top_i[cursor : cursor + count].to(torch.int32)
+                rest[r, positions] = tail[cursor : cursor + count]
                 mask[r, positions] = True
                 cursor += count
         if progress is not None:
             progress(len(rows))
-    return TeacherCache(probs, ids, mask, kd_path, key, cache_file(key), time.perf_counter() - started)
+    return TeacherCache(probs, ids, rest, mask, temperatures, kd_path, key, cache_file(key), time.perf_counter() - started)
 
 
 def _teacher_logits(teacher: Any, inputs: Any, attention: Any, keep: Any, autocast_bf16: bool) -> Any:
@@ -183,13 +235,22 @@ def _teacher_logits(teacher: Any, inputs: Any, attention: Any, keep: Any, autoca
             return teacher(input_ids=inputs, attention_mask=attention).logits[keep]
 
 
-def _topk_probs(logits: Any, k: int, chunk: int = 256) -> tuple[Any, Any]:
+def _topk_probs(logits: Any, k: int, temperatures: Sequence[float], chunk: int = 256) -> tuple[Any, Any, Any]:
+    """``[M, V]`` logits -> top-k probabilities at T=1 ``[M, k']``, their ids ``[M, k']`` (``k' =
+    min(k, V)``) and the mass outside them at each temperature ``[M, len(temperatures)]``.
+
+    The tail mass is ``exp(logsumexp(tail / T) - logsumexp(all / T))``: never negative, and exact
+    where ``1 - sum(top-k)`` would cancel to noise.
+    """
     import torch
 
-    values, indices = [], []
+    values, indices, tails = [], [], []
     for start in range(0, logits.shape[0], chunk):
-        p = torch.softmax(logits[start : start + chunk].float(), dim=-1)
-        top = torch.topk(p, min(k, p.shape[-1]), dim=-1)
-        values.append(top.values)
+        z = logits[start : start + chunk].float()
+        top = torch.topk(z, min(k, z.shape[-1]), dim=-1)
+        values.append(torch.softmax(z, dim=-1).gather(-1, top.indices))
         indices.append(top.indices)
-    return torch.cat(values).cpu(), torch.cat(indices).cpu()
+        masked = z.scatter(-1, top.indices, float("-inf"))
+        per_t = [torch.exp(torch.logsumexp(masked / t, dim=-1) - torch.logsumexp(z / t, dim=-1)) for t in temperatures]
+        tails.append(torch.stack(per_t, dim=-1))
+    return torch.cat(values).cpu(), torch.cat(indices).cpu(), torch.cat(tails).cpu()

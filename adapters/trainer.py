@@ -67,7 +67,7 @@ class LoopState(TypedDict):
 
 
 SCHEDULERS = {"cosine": "cosine", "linear": "linear", "constant": "constant_with_warmup"}  # config.schedule -> transformers name
-TRAINER_VERSION = 2  # part of the resume key: bump when the same config trains differently (2: transformers' lr schedule)
+TRAINER_VERSION = 3  # part of the resume key: bump when the same config trains differently (2: transformers' lr schedule; 3: ULD with the rest bin)
 
 
 def make_scheduler(optimizer: Any, config: LoraTrainConfig, total_steps: int) -> Any:

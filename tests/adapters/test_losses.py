@@ -86,49 +86,112 @@ def test_temper_topk_equals_tempered_softmax() -> None:
     assert torch.equal(temper_topk(torch.zeros(1, 3), 2.0), torch.zeros(1, 3))
 
 
+def tail_mass(logits: torch.Tensor, k: int, temperature: float) -> torch.Tensor:
+    """``[N]`` mass of ``softmax(logits / T)`` outside its k largest entries (the cache's ``rest``)."""
+    return 1.0 - torch.softmax(logits / temperature, -1).topk(k, dim=-1).values.sum(-1)
+
+
 def test_uld_is_zero_for_permuted_identical_distributions() -> None:
     torch.manual_seed(2)
     teacher_logits = torch.randn(3, 8)
     permuted = teacher_logits[:, torch.randperm(8)]
     probs = torch.softmax(teacher_logits, -1)  # ids are irrelevant to ULD; order is irrelevant too
     for temperature in (1.0, 2.0):
-        parts = uld_loss(permuted, probs, torch.zeros(3, dtype=torch.long), alpha=1.0, temperature=temperature)
+        parts = uld_loss(permuted, probs, torch.zeros(3), torch.zeros(3, dtype=torch.long), alpha=1.0, temperature=temperature)
         assert parts.kd.item() == pytest.approx(0.0, abs=1e-6)
 
 
 def test_uld_hand_computed() -> None:
     # student q = (0.5, 0.5, 0) sorted; teacher (0.7, 0.2, 0.1) -> |0.5-0.7| + |0.5-0.2| + |0-0.1| = 0.6
     student = torch.log(torch.tensor([[0.5, 0.5, 1e-12]]))
-    parts = uld_loss(student, torch.tensor([[0.1, 0.7, 0.2]]), torch.tensor([0]), alpha=0.5, temperature=1.0)
+    parts = uld_loss(student, torch.tensor([[0.1, 0.7, 0.2]]), torch.zeros(1), torch.tensor([0]), alpha=0.5, temperature=1.0)
     assert parts.kd.item() == pytest.approx(0.6, abs=1e-5)
     assert parts.total.item() == pytest.approx(0.5 * 0.6 + 0.5 * math.log(2), abs=1e-5)
-    # top-k comparison: only the two largest of each side
-    assert sorted_probability_distance(torch.tensor([[0.5, 0.5, 0.0]]), torch.tensor([[0.7, 0.2]])).item() == pytest.approx(0.5, abs=1e-6)
+    # top-k with rest bins: the student's smallest entry joins its rest -> |0.5-0.7| + |0.4-0.2| + |0.1-0.1| = 0.4
+    rest = torch.tensor([0.1])
+    assert sorted_probability_distance(torch.tensor([[0.4, 0.5, 0.1]]), torch.zeros(1), torch.tensor([[0.2, 0.7]]), rest).item() == pytest.approx(0.4, abs=1e-6)
 
 
 @pytest.mark.parametrize("k", [1, 3, 7])
-@pytest.mark.parametrize("temperature", [1.0, 2.0])
-def test_uld_top_k_of_a_student_equal_to_the_teacher_scores_the_dropped_tail(k: int, temperature: float) -> None:
-    """k < V = 8. The teacher's top-k is renormalised at T, the student's top-k keeps its
-    full-vocabulary softmax, so a student equal to the teacher (vocabulary permuted) scores the
-    student's probability mass outside its top-k, ``1 - sum(top-k of softmax(z / T))`` -- not 0.
-    Pinned as today's behaviour; making it 0 is a change to the loss, tracked separately."""
+@pytest.mark.parametrize("temperature", [1.0, 2.0, 5.0])
+def test_uld_top_k_of_a_student_equal_to_the_teacher_scores_zero(k: int, temperature: float) -> None:
+    """k < V = 8: both sides keep their top-k plus a rest bin, so a student equal to the teacher
+    (vocabulary permuted) scores 0 at every temperature -- no floor that grows with T."""
     torch.manual_seed(5)
     logits = torch.randn(4, 8)
     probs, _ = full_topk(logits)
     permuted = logits[:, torch.randperm(8)]
-    parts = uld_loss(permuted, probs[:, :k], torch.zeros(4, dtype=torch.long), alpha=1.0, temperature=temperature)
-    tail = 1.0 - torch.softmax(logits / temperature, -1).topk(k, dim=-1).values.sum(-1)
-    assert parts.kd.item() == pytest.approx(tail.mean().item(), abs=1e-6)
-    assert parts.kd.item() > 1e-3  # the gap is real for every k < V here
+    rest = tail_mass(logits, k, temperature)
+    assert rest.min().item() > 1e-3  # the tail is real for every k < V here
+    parts = uld_loss(permuted, probs[:, :k], rest, torch.zeros(4, dtype=torch.long), alpha=1.0, temperature=temperature)
+    assert parts.kd.item() == pytest.approx(0.0, abs=1e-6)
 
 
 def test_uld_top_k_hand_computed() -> None:
-    # V = 4, k = 2, T = 1: student top-2 (0.4, 0.3) of its full softmax; teacher top-2 (0.6, 0.2)
-    # renormalised to (0.75, 0.25) -> |0.4 - 0.75| + |0.3 - 0.25| = 0.4
+    # V = 4, k = 2, T = 1: student top-2 (0.4, 0.3) of its full softmax, rest 0.3; teacher top-2
+    # (0.5, 0.3), rest 0.2 -> |0.4 - 0.5| + |0.3 - 0.3| + |0.3 - 0.2| = 0.2
     student = torch.log(torch.tensor([[0.1, 0.4, 0.2, 0.3]]))
-    parts = uld_loss(student, torch.tensor([[0.6, 0.2]]), torch.tensor([0]), alpha=1.0, temperature=1.0)
-    assert parts.kd.item() == pytest.approx(0.4, abs=1e-6)
+    parts = uld_loss(student, torch.tensor([[0.5, 0.3]]), torch.tensor([0.2]), torch.tensor([0]), alpha=1.0, temperature=1.0)
+    assert parts.kd.item() == pytest.approx(0.2, abs=1e-6)
+
+
+def full_sorted_l1(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """The paper's ULD distance over whole vocabularies: sorted L1, the shorter side zero-padded."""
+    q = torch.softmax(student_logits / temperature, -1).sort(-1, descending=True).values
+    p = torch.softmax(teacher_logits / temperature, -1).sort(-1, descending=True).values
+    width = max(q.shape[-1], p.shape[-1])
+    q = F.pad(q, (0, width - q.shape[-1]))
+    p = F.pad(p, (0, width - p.shape[-1]))
+    return (q - p).abs().sum(-1)
+
+
+@pytest.mark.parametrize(("student_vocab", "teacher_vocab", "k"), [(10, 6, 4), (6, 10, 4), (9, 12, 12), (12, 5, 5)])
+@pytest.mark.parametrize("temperature", [1.0, 2.0, 5.0])
+def test_uld_across_vocabulary_sizes_is_bounded_by_the_full_sorted_distance(student_vocab: int, teacher_vocab: int, k: int, temperature: float) -> None:
+    torch.manual_seed(6)
+    student = torch.randn(5, student_vocab) * 2
+    teacher = torch.randn(5, teacher_vocab) * 2
+    probs, _ = full_topk(teacher)
+    parts = uld_loss(student, probs[:, :k], tail_mass(teacher, k, temperature), torch.zeros(5, dtype=torch.long), alpha=1.0, temperature=temperature)
+    full = full_sorted_l1(student, teacher, temperature).mean().item()
+    assert 0.0 <= parts.kd.item() <= full + 1e-6
+    if k >= teacher_vocab:
+        assert parts.kd.item() == pytest.approx(full, abs=1e-6)  # k covers the teacher's vocabulary: the paper's distance
+
+
+@pytest.mark.parametrize("temperature", [1.0, 2.0, 5.0])
+def test_uld_with_a_larger_student_vocabulary_is_zero_when_the_extra_ids_are_never_used(temperature: float) -> None:
+    torch.manual_seed(7)
+    teacher = torch.randn(3, 6) * 2
+    probs, _ = full_topk(teacher)
+    student = torch.cat([teacher[:, torch.randperm(6)], torch.full((3, 4), -1e4)], dim=1)  # V_student = 10
+    parts = uld_loss(student, probs[:, :4], tail_mass(teacher, 4, temperature), torch.zeros(3, dtype=torch.long), alpha=1.0, temperature=temperature)
+    assert parts.kd.item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_uld_is_non_negative_and_falls_to_zero_as_the_student_approaches_the_teacher() -> None:
+    torch.manual_seed(8)
+    teacher = torch.randn(6, 16) * 2
+    probs, _ = full_topk(teacher)
+    k, temperature = 5, 2.0
+    rest = tail_mass(teacher, k, temperature)
+    labels = torch.zeros(6, dtype=torch.long)
+    target = teacher[:, torch.randperm(16)]
+    start = torch.randn(6, 16) * 2
+    along = [uld_loss(start + t * (target - start), probs[:, :k], rest, labels, alpha=1.0, temperature=temperature).kd.item() for t in (0.0, 0.5, 0.9, 1.0)]
+    assert all(value >= 0.0 for value in along)
+    assert along == sorted(along, reverse=True) and along[-1] == pytest.approx(0.0, abs=1e-6)
+    # gradient descent on the student's logits alone drives the distance down
+    student = start.clone().requires_grad_(True)
+    optimizer = torch.optim.SGD([student], lr=5.0)
+    history = []
+    for _ in range(200):
+        loss = uld_loss(student, probs[:, :k], rest, labels, alpha=1.0, temperature=temperature).total
+        history.append(loss.item())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert history[-1] < 0.1 * history[0]
 
 
 def test_ce_ignores_masked_labels() -> None:
@@ -168,7 +231,7 @@ def test_chunked_loss_has_the_same_value_and_gradient(path: str) -> None:
     if path == "kl":
         fn, rows, options = kd_kl_loss, {"teacher_probs": probs[:, :k], "teacher_ids": ids[:, :k]}, {"alpha": 0.3, "temperature": 2.0}
     elif path == "uld":
-        fn, rows, options = uld_loss, {"teacher_probs": probs[:, :k]}, {"alpha": 0.3, "temperature": 2.0}
+        fn, rows, options = uld_loss, {"teacher_probs": probs[:, :k], "teacher_rest": torch.rand(n) * 0.3}, {"alpha": 0.3, "temperature": 2.0}
     else:
         fn, rows, options = ce_loss, {}, {}
     whole = fn(logits, labels=labels, kd_mask=mask, **rows, **options)

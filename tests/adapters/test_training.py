@@ -97,6 +97,36 @@ def test_cross_vocab_kd_with_trained_teacher_lowers_loss_and_reuses_cache(
         assert f"temperature=1 --output {tmp_path / 'sweep' / m['system']}" in m["command"]
 
 
+def test_derived_data_is_trained_on_and_recorded(tiny_models: dict[str, Path], corpus: Path, cache: Path, tmp_path: Path) -> None:
+    import json
+
+    from adapters.derived import derive_corpus, write_derived
+    from harness.corpus import content_hash
+
+    plain = train("lora", tmp_path / "plain", corpus, f"base={tiny_models['student']}", "epochs=1")
+    assert plain["derived"] is None
+    manifest = train("lora", tmp_path / "derived", corpus, f"base={tiny_models['student']}", "epochs=1", "derived_data=corpus")
+    derived = manifest["derived"]
+    assert derived["source"] == "corpus" and derived["examples"] == sum(derived["counts"].values()) > 0 and derived["tokens"] > 0
+    assert manifest["corpus"]["tokens"] == plain["corpus"]["tokens"]  # corpus text only
+    assert manifest["corpus"]["sequences"] > plain["corpus"]["sequences"]  # the derived examples are packed too
+    check_adapter(tmp_path / "derived", "lora")
+    # from a file written by `corpus derive`: recorded by path and hash; an edited file makes the adapter stale
+    path = tmp_path / "derived.jsonl"
+    write_derived(path, derive_corpus(corpus), content_hash(corpus), seed=0)
+    from_file = train("lora", tmp_path / "from-file", corpus, f"base={tiny_models['student']}", "epochs=1", f"derived_data={path}")
+    assert from_file["derived"]["sha256"] == derived["sha256"] and from_file["derived"]["source"] == str(path)
+    lines = path.read_text().splitlines()
+    edited = json.loads(lines[1])
+    edited["answer"] = "something else"
+    path.write_text("\n".join([lines[0], json.dumps(edited), *lines[2:]]) + "\n")
+    with pytest.raises(ArtifactError, match="stale adapter: derived data .* changed"):
+        check_adapter(tmp_path / "from-file", "lora")
+    write_derived(path, derive_corpus(corpus), "another-corpus", seed=0)
+    with pytest.raises(DataError, match="derived from another corpus .*corpus derive --corpus"):
+        train("lora", tmp_path / "other", corpus, f"base={tiny_models['student']}", "epochs=1", f"derived_data={path}")
+
+
 def test_missing_teacher_cache_is_an_error_with_the_fix(tiny_models: dict[str, Path], corpus: Path, cache: Path, tmp_path: Path) -> None:
     with pytest.raises(ArtifactError) as info:
         train(
