@@ -187,6 +187,30 @@ def validate_solutions(items: list[Item], path: Path, default_rel_tol: float) ->
     return problems
 
 
+def validate_choices(items: list[Item], path: Path, default_rel_tol: float, generation_pattern: str | None = None) -> list[str]:
+    """Check each item's ``choices`` with the graders: the key choice must grade correct and no
+    distractor may (a numeric distractor within ``rel_tol`` of the key, or a text distractor that
+    contains an accepted variant, would be a second right answer)."""
+    from harness.scoring.numeric import grade_numeric
+    from harness.scoring.text import grade_text
+
+    problems = []
+    for item in items:
+        answer = item.answer
+        for n, choice in enumerate(item.choices):
+            if answer.type == "numeric":
+                tol = answer.rel_tol or default_rel_tol
+                graded = grade_numeric(item.question, choice.text, float(answer.value or 0.0), answer.unit or "dimensionless", tol, generation_pattern).correct
+            else:
+                graded = grade_text(choice.text, answer.accept).correct
+            if choice.correct and not graded:
+                problems.append(f"{path}: {item.id}: choices[{n}]: the key {choice.text!r} does not grade correct; write it as the answer states it")
+            elif not choice.correct and graded:
+                within = f"within rel_tol of {answer.value:g} {answer.unit}" if answer.type == "numeric" else "an accepted variant"
+                problems.append(f"{path}: {item.id}: choices[{n}]: distractor {choice.text!r} grades correct ({within}); replace it")
+    return problems
+
+
 def load_benchmark(path: Path | str | None = None) -> Benchmark:
     """Load items and config; any bad line is an error (use ``validate`` to list them all)."""
     path = Path(path) if path is not None else DEFAULT_BENCHMARK
