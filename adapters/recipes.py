@@ -242,6 +242,7 @@ def train_adapter(request: TrainRequest, callback: Callable[[int, dict[str, floa
                 "tokens": blocks.stream_tokens,
                 "sequences": blocks.n_blocks,
             },
+            "heldout": _heldout_record(),
             "config": spec.to_dict(),
             "config_file": request.config_file,
             "overrides": list(request.overrides),
@@ -265,6 +266,17 @@ def train_adapter(request: TrainRequest, callback: Callable[[int, dict[str, floa
         log.info("%s adapter written to %s (%.0f s, %.0f tok/s)", request.kind, output, result.wall_s, result.tokens_per_s)
     accelerator.wait_for_everyone()
     return manifest
+
+
+def _heldout_record() -> dict[str, Any] | None:
+    """The held-out domain text this adapter never trained on (the likelihood run's held-out
+    bits per byte); None when the folder is missing."""
+    from harness.benchmark import DEFAULT_HELDOUT
+    from harness.corpus import content_hash
+
+    if not DEFAULT_HELDOUT.is_dir():
+        return None
+    return {"path": display_path(DEFAULT_HELDOUT), "sha256": content_hash(DEFAULT_HELDOUT), "trained_on": False}
 
 
 def parse_sweep(items: Sequence[str]) -> dict[str, list[str]]:

@@ -35,6 +35,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS_DIR = REPO_ROOT / "benchmarks"
 DEFAULT_BENCHMARK = BENCHMARKS_DIR / "raq" / "items.jsonl"
 DEFAULT_CORPUS = BENCHMARKS_DIR / "corpus"
+DEFAULT_HELDOUT = BENCHMARKS_DIR / "raq" / "heldout"  # domain text no adapter or index saw (likelihood: held-out bits per byte)
 
 DEFAULT_TEMPLATE = (
     "Answer the following microelectronics question. Show the key steps briefly. "
