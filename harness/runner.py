@@ -32,6 +32,7 @@ from harness.cache import GenerationCache, LikelihoodCache, cache_key
 from harness.likelihood_runner import ITEMS_PER_CALL, LikelihoodPass, load_documents, read_likelihood
 from harness.registry import Registry
 from harness.runlog import ITEMS_SNAPSHOT, RUN_JSON, RUN_SCHEMA, RUN_SCHEMA_VERSION, SAMPLES, SampleWriter, iter_jsonl, write_json_atomic
+from harness.scoring.likelihood import report_pairs
 
 log = logging.getLogger(__name__)
 
@@ -503,22 +504,6 @@ class Runner:
             raise
         except Exception as exc:
             raise GenerationError(f"system '{name}' could not be created: {type(exc).__name__}: {exc}") from None
-
-
-def report_pairs(benchmark_path: Path) -> list[list[str]]:
-    """The (a, b) system pairs a report compares: ``[report] pairs`` of the benchmark.toml beside
-    the items file when it has one, else :data:`~harness.scoring.likelihood.DEFAULT_PAIRS`."""
-    import tomllib
-
-    from harness.scoring.likelihood import DEFAULT_PAIRS
-
-    try:
-        pairs = tomllib.loads((Path(benchmark_path).parent / "benchmark.toml").read_text(encoding="utf-8")).get("report", {}).get("pairs")
-    except (OSError, tomllib.TOMLDecodeError):
-        pairs = None
-    if isinstance(pairs, list) and all(isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in pairs):
-        return [list(p) for p in pairs]
-    return [list(p) for p in DEFAULT_PAIRS]
 
 
 def peak_rss_mb() -> float | None:

@@ -29,6 +29,7 @@ CI and p-values; Wilcoxon with every difference zero gives p = 1.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from harness.api.items import Item
@@ -36,6 +37,20 @@ from harness.scoring import stats
 
 DEFAULT_PAIRS = (("lora-kd", "lora"), ("lora", "vanilla"), ("rag", "vanilla"), ("rag+lora-kd", "rag"), ("teacher", "lora-kd"))
 ANSWER_TYPES = ("numeric", "text", "keypoints")
+
+
+def report_pairs(benchmark_path: Path) -> list[list[str]]:
+    """The (a, b) system pairs a report compares: ``[report] pairs`` of the benchmark.toml beside
+    the items file when it has one, else :data:`~harness.scoring.likelihood.DEFAULT_PAIRS`."""
+    import tomllib
+
+    try:
+        pairs = tomllib.loads((Path(benchmark_path).parent / "benchmark.toml").read_text(encoding="utf-8")).get("report", {}).get("pairs")
+    except (OSError, tomllib.TOMLDecodeError):
+        pairs = None
+    if isinstance(pairs, list) and all(isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in pairs):
+        return [list(p) for p in pairs]
+    return [list(p) for p in DEFAULT_PAIRS]
 
 
 def choose(texts: Sequence[str], logprobs: Sequence[float]) -> tuple[int, int]:

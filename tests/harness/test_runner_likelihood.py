@@ -18,7 +18,8 @@ from harness.benchmark import load_benchmark
 from harness.likelihood_runner import ANSWER_PREFIX
 from harness.registry import Registry
 from harness.runlog import load_run, read_samples
-from harness.runner import RunConfig, Runner, report_pairs
+from harness.runner import RunConfig, Runner
+from harness.scoring.likelihood import report_pairs
 from tests.conftest import REPO, STARTER, kill_when
 
 
