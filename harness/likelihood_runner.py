@@ -147,9 +147,16 @@ class LikelihoodPass:
         )
         writer = SampleWriter(self.path)
         counts = {"items": 0, "documents": 0, "cached_items": 0, "cached_documents": 0}
+        timings: dict[str, float] = {}
         try:
-            self._items(name, system, todo_items, build, writer, bar, counts)
-            self._documents(name, system, todo_docs, writer, bar, counts)
+            for phase, work in (
+                ("items", lambda: self._items(name, system, todo_items, build, writer, bar, counts)),
+                ("documents", lambda: self._documents(name, system, todo_docs, writer, bar, counts)),
+            ):
+                wall, cpu = time.perf_counter(), time.process_time()
+                work()
+                timings[f"{phase}_wall_s"] = round(time.perf_counter() - wall, 3)
+                timings[f"{phase}_cpu_s"] = round(time.process_time() - cpu, 3)  # this process's CPU seconds: what the work costs on a machine it shares
         except LikelihoodUnsupported as exc:
             log.warning("%s", exc)
             return {"status": "unsupported", "error": str(exc), **counts}
@@ -160,7 +167,7 @@ class LikelihoodPass:
         finally:
             bar.close()
             writer.close()
-        return {"status": "complete", "reused_from_run_dir": len(done), **counts, "wall_s": round(time.perf_counter() - started, 3)}
+        return {"status": "complete", "reused_from_run_dir": len(done), **counts, **timings, "wall_s": round(time.perf_counter() - started, 3)}
 
     def _items(
         self, name: str, system: Any, items: Sequence[Item], build: Callable[[Item], GenerationRequest], writer: SampleWriter, bar: Any, counts: dict[str, int]

@@ -207,3 +207,14 @@ def test_sigkill_mid_likelihood_run_loses_nothing(plugin_path: Path, bench: Path
     assert not again & before, "an item scored before the kill was scored again"
     after = [json.loads(line)["id"] for line in path.read_text().splitlines()]
     assert len(after) == 12 and len(set(after)) == 12
+
+
+def test_sharded_likelihood_runs_merge_into_the_unsharded_rows(bench: Path, tmp_path: Path, isolated_cache: Path) -> None:
+    from harness.merge import merge_runs
+
+    shards = [Runner(config(bench, tmp_path / f"s{i}", shard=f"{i}/2"), registry_of(rec=Scorer())).run() for i in range(2)]
+    merged = merge_runs(shards, tmp_path / "merged")
+    whole = Runner(config(bench, tmp_path / "whole", use_cache=False), registry_of(rec=Scorer())).run()
+    strip = lambda rs: sorted(json.dumps({k: v for k, v in r.items() if k != "cached"}, sort_keys=True) for r in rs)  # noqa: E731
+    assert strip(rows(merged)) == strip(rows(whole))
+    assert load_run(merged)["metrics"]["likelihood"]["per_system"]["rec"] == load_run(whole)["metrics"]["likelihood"]["per_system"]["rec"]
