@@ -259,6 +259,7 @@ def train_adapter(request: TrainRequest, callback: Callable[[int, dict[str, floa
                 "sequences": blocks.n_blocks,  # packed training sequences, derived examples included
             },
             "derived": derived,
+            "heldout": _heldout_record(),
             "config": spec.to_dict(),
             "config_file": request.config_file,
             "overrides": list(request.overrides),
@@ -310,6 +311,17 @@ def derived_training_texts(config: LoraTrainConfig, corpus: Path, corpus_sha: st
     tokens = sum(len(ids) + 1 for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]) if texts else 0  # + EOS each
     derived.update(format=config.derived_format, examples=len(examples), counts=counts(examples), tokens=tokens, sha256=examples_sha256(examples))
     return texts, derived
+
+
+def _heldout_record() -> dict[str, Any] | None:
+    """The held-out domain text this adapter never trained on (the likelihood run's held-out
+    bits per byte); None when the folder is missing."""
+    from harness.benchmark import DEFAULT_HELDOUT
+    from harness.corpus import content_hash
+
+    if not DEFAULT_HELDOUT.is_dir():
+        return None
+    return {"path": display_path(DEFAULT_HELDOUT), "sha256": content_hash(DEFAULT_HELDOUT), "trained_on": False}
 
 
 def parse_sweep(items: Sequence[str]) -> dict[str, list[str]]:

@@ -38,6 +38,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS_DIR = REPO_ROOT / "benchmarks"
 DEFAULT_BENCHMARK = BENCHMARKS_DIR / "raq" / "items.jsonl"
 DEFAULT_CORPUS = BENCHMARKS_DIR / "corpus"
+DEFAULT_HELDOUT = BENCHMARKS_DIR / "raq" / "heldout"  # domain text no adapter or index saw (likelihood: held-out bits per byte)
 
 DEFAULT_TEMPLATE = (
     "Answer the following microelectronics question. Show the key steps briefly. "
@@ -239,6 +240,30 @@ def validate_solutions(items: list[Item], path: Path, default_rel_tol: float) ->
                 f"{path}: {item.id}: solution: recomputes to {value:.6g} {item.answer.unit}, "
                 f"stored {expected:.6g} (rel_tol {tol}); fix the value or the solution"
             )
+    return problems
+
+
+def validate_choices(items: list[Item], path: Path, default_rel_tol: float, generation_pattern: str | None = None) -> list[str]:
+    """Check each item's ``choices`` with the graders: the key choice must grade correct and no
+    distractor may (a numeric distractor within ``rel_tol`` of the key, or a text distractor that
+    contains an accepted variant, would be a second right answer)."""
+    from harness.scoring.numeric import grade_numeric
+    from harness.scoring.text import grade_text
+
+    problems = []
+    for item in items:
+        answer = item.answer
+        for n, choice in enumerate(item.choices):
+            if answer.type == "numeric":
+                tol = answer.rel_tol or default_rel_tol
+                graded = grade_numeric(item.question, choice.text, float(answer.value or 0.0), answer.unit or "dimensionless", tol, generation_pattern).correct
+            else:
+                graded = grade_text(choice.text, answer.accept).correct
+            if choice.correct and not graded:
+                problems.append(f"{path}: {item.id}: choices[{n}]: the key {choice.text!r} does not grade correct; write it as the answer states it")
+            elif not choice.correct and graded:
+                within = f"within rel_tol of {answer.value:g} {answer.unit}" if answer.type == "numeric" else "an accepted variant"
+                problems.append(f"{path}: {item.id}: choices[{n}]: distractor {choice.text!r} grades correct ({within}); replace it")
     return problems
 
 

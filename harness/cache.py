@@ -1,4 +1,5 @@
-"""Generation cache: (system fingerprint, request, decoding settings) -> result, in SQLite.
+"""Generation cache: (system fingerprint, request, decoding settings) -> result, in SQLite; and
+the likelihood cache beside it (:class:`LikelihoodCache`, a second table of the same file).
 
 SQLite gives atomic commits, so a run killed mid-batch keeps every batch committed before the
 kill. The key is a sha256 over the canonical JSON of the fingerprint and the request
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from harness.api.errors import ArtifactError
+from harness.api.likelihood import LoglikelihoodResult
 from harness.api.system import GenerationRequest, GenerationResult
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,56 @@ class GenerationCache:
         now = time.time()
         self._db.executemany(
             "INSERT OR REPLACE INTO generations (key, system, result, created) VALUES (?, ?, ?, ?)",
+            [(key, system, json.dumps(result.to_dict(), sort_keys=True), now) for key, result in entries],
+        )
+        self._db.commit()
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def likelihood_key(fingerprint: Mapping[str, Any], version: Mapping[str, Any], request: Mapping[str, Any]) -> str:
+    """Key of one scored text: the system's fingerprint, the likelihood code's version and
+    settings (:meth:`~harness.models.likelihood.LikelihoodSettings.fingerprint`) and what was
+    scored (:meth:`~harness.api.likelihood.LoglikelihoodRequest.to_dict`, or a rolling text's
+    sha256)."""
+    payload = {"v": SCHEMA_VERSION, "fingerprint": fingerprint, "likelihood": version, "request": request}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class LikelihoodCache:
+    """Key -> :class:`LoglikelihoodResult`, committed per batch like generations."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(str(path), timeout=30.0)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS likelihoods (key TEXT PRIMARY KEY, system TEXT, result TEXT NOT NULL, created REAL)")
+            self._db.commit()
+        except sqlite3.DatabaseError as exc:
+            raise ArtifactError(f"{path}: likelihood cache is unreadable ({exc}); delete it (scores will be recomputed) or pass --no-cache") from None
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, LoglikelihoodResult]:
+        keys = list(keys)
+        found: dict[str, LoglikelihoodResult] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            rows = self._db.execute(f"SELECT key, result FROM likelihoods WHERE key IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+            for key, blob in rows:
+                try:
+                    found[key] = LoglikelihoodResult.from_dict(json.loads(blob))
+                except (ValueError, KeyError, TypeError):
+                    log.warning("dropping corrupt likelihood cache entry %s in %s; it will be recomputed", key[:12], self.path)
+                    self._db.execute("DELETE FROM likelihoods WHERE key = ?", (key,))
+                    self._db.commit()
+        return found
+
+    def put_many(self, system: str, entries: Iterable[tuple[str, LoglikelihoodResult]]) -> None:
+        now = time.time()
+        self._db.executemany(
+            "INSERT OR REPLACE INTO likelihoods (key, system, result, created) VALUES (?, ?, ?, ?)",
             [(key, system, json.dumps(result.to_dict(), sort_keys=True), now) for key, result in entries],
         )
         self._db.commit()

@@ -11,7 +11,8 @@ first folder given wins -- and the item snapshots are united (an id whose item d
 shards is an error). ``run.json`` is rebuilt: per-system counters are summed, ``wall_s`` is the
 slowest shard's (they run in parallel), ``merged_from`` lists the inputs, and the metrics are
 recomputed from the merged samples. The status is ``complete`` only when every input was complete
-and every system answered every item.
+and every system answered every item. ``likelihood.jsonl`` rows (``--mode likelihood|all``) are
+merged the same way, one per (system, item or document), and their measures recomputed.
 """
 
 from __future__ import annotations
@@ -24,7 +25,18 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from harness.api.errors import ConfigError, DataError
-from harness.runlog import ITEMS_SNAPSHOT, RUN_JSON, RUN_SCHEMA, RUN_SCHEMA_VERSION, SAMPLES, iter_jsonl, load_run, write_json_atomic, write_text_atomic
+from harness.runlog import (
+    ITEMS_SNAPSHOT,
+    LIKELIHOOD_SAMPLES,
+    RUN_JSON,
+    RUN_SCHEMA,
+    RUN_SCHEMA_VERSION,
+    SAMPLES,
+    iter_jsonl,
+    load_run,
+    write_json_atomic,
+    write_text_atomic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +75,32 @@ def merge_runs(run_dirs: Sequence[Path], output_dir: Path) -> Path:
     from harness.runner import summarize
 
     doc["metrics"] = summarize(output_dir, None, names, baseline)  # grades the merged samples afresh
+    scores = _merge_likelihood(dirs)
+    if scores:
+        from harness.scoring.gradebook import load_items
+        from harness.scoring.likelihood import likelihood_metrics, report_pairs
+
+        write_text_atomic(output_dir / LIKELIHOOD_SAMPLES, "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in scores))
+        stored = (runs[0].get("metrics") or {}).get("likelihood", {}).get("pairs")
+        pairs = stored or report_pairs(Path(str(runs[0].get("benchmark", {}).get("path", "."))))
+        doc["metrics"]["likelihood"] = likelihood_metrics(scores, load_items(output_dir), names, pairs)
     write_json_atomic(output_dir / RUN_JSON, doc)
     log.info("merged %d runs (%d samples, %d duplicates dropped) into %s", len(dirs), len(samples), duplicates, output_dir)
     return output_dir
+
+
+def _merge_likelihood(dirs: Sequence[Path]) -> list[dict[str, Any]]:
+    """The shards' ``likelihood.jsonl`` rows, one per (system, kind, id): the first folder wins
+    (every shard scores the documents; only one copy is kept)."""
+    seen: set[tuple[Any, Any, Any]] = set()
+    rows = []
+    for folder in dirs:
+        for row in iter_jsonl(folder / LIKELIHOOD_SAMPLES):
+            key = (row.get("system"), row.get("kind"), row.get("id"))
+            if key not in seen:
+                seen.add(key)
+                rows.append(row)
+    return rows
 
 
 def missing_shards(runs: Sequence[dict[str, Any]]) -> list[str]:

@@ -1,5 +1,6 @@
 """The run log: ``run.json`` (versioned, self-describing) + ``samples.jsonl`` (one line per item x
-system). Reports, grading and comparisons read only these files.
+system) + ``likelihood.jsonl`` (runs with ``--mode likelihood|all``: one line per item or document
+x system). Reports, grading and comparisons read only these files.
 
 ``samples.jsonl`` is append-only while a run is in progress (each batch is flushed and fsynced);
 a truncated last line left by a kill is ignored on resume. ``run.json`` is written atomically.
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 RUN_SCHEMA = "raq-harness/run"
 RUN_SCHEMA_VERSION = 1
 SAMPLES = "samples.jsonl"
+LIKELIHOOD_SAMPLES = "likelihood.jsonl"  # harness.likelihood_runner: scores of reference answers, choices and documents
 RUN_JSON = "run.json"
 ITEMS_SNAPSHOT = "benchmark.jsonl"
 

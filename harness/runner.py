@@ -29,9 +29,11 @@ from harness.api.errors import ArtifactError, ConfigError, DataError, Generation
 from harness.api.items import Item
 from harness.api.system import NOT_APPLICABLE, SENT_PROMPT, ChatMessage, Closeable, GenerationRequest, GenerationResult, Selective, StreamingSystem, System
 from harness.benchmark import Benchmark, load_benchmark
-from harness.cache import GenerationCache, cache_key
+from harness.cache import GenerationCache, LikelihoodCache, cache_key
+from harness.likelihood_runner import ITEMS_PER_CALL, LikelihoodPass, load_documents, read_likelihood
 from harness.registry import Registry
 from harness.runlog import ITEMS_SNAPSHOT, RUN_JSON, RUN_SCHEMA, RUN_SCHEMA_VERSION, SAMPLES, SampleWriter, iter_jsonl, write_json_atomic
+from harness.scoring.likelihood import report_pairs
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +56,15 @@ class RunConfig:
     shard: str | None = None  # "I/N": run the I-th of N deterministic slices (0-based)
     system_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # name -> factory kwargs
     baseline_system: str = "vanilla"  # paired comparisons are against this system
+    mode: str = "all"  # generate (answers only) | likelihood (scores only) | all (both, per system)
+    corpus: str | None = None  # likelihood: documents the adapters trained on; None = the bundled corpus, "none" = skip
+    heldout: str | None = None  # likelihood: domain documents no adapter saw; None = benchmarks/raq/heldout, "none" = skip
 
     def __post_init__(self) -> None:
+        from harness.likelihood_runner import MODES
+
+        if self.mode not in MODES:
+            raise ConfigError(f"--mode: {self.mode!r} is not a mode; use one of {', '.join(MODES)}")
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"--limit must be >= 1, got {self.limit}")
         if self.sample is not None and self.sample < 1:
@@ -292,7 +301,9 @@ class Runner:
         write_json_atomic(run_dir / RUN_JSON, run_doc)
         failures: list[str] = []
         writer = SampleWriter(run_dir / SAMPLES)
-        self._overall = self._progress(total=len(items) * len(names), initial=0, desc="all systems") if len(names) > 1 else None
+        generating = config.mode != "likelihood"
+        scoring = self._likelihood_pass(run_dir, benchmark) if config.mode != "generate" else None
+        self._overall = self._progress(total=len(items) * len(names), initial=0, desc="all systems") if len(names) > 1 and generating else None
         self._run_tokens, self._run_started = 0, time.perf_counter()
 
         def checkpoint() -> None:
@@ -301,12 +312,20 @@ class Runner:
         self._systems_meta, self._checkpoint = systems_meta, checkpoint
         try:
             for name in names:
+                system: System | None = prepared.pop(name, None)
                 try:
-                    systems_meta[name] = self._run_system(name, items, benchmark, run_dir, writer, cache, prepared.pop(name, None))
+                    system = system or self._create(name, self._options(name))
+                    meta = self._run_system(name, items, benchmark, run_dir, writer, cache, system) if generating else self._system_meta(name, system)
+                    if scoring is not None:
+                        meta["likelihood"] = scoring.run(name, system, items, lambda it: build_request(it, benchmark, config))
+                    systems_meta[name] = meta
                 except HarnessError as exc:
                     log.error("system %s failed: %s", name, exc)
                     systems_meta[name] = {**systems_meta.get(name, {}), "status": "failed", "error": str(exc)}
                     failures.append(f"{name}: {exc}")
+                finally:
+                    if isinstance(system, Closeable):
+                        system.close()
                 write_json_atomic(run_dir / RUN_JSON, self._run_doc(config, benchmark, names, items, systems_meta, "running", started))
         finally:
             if self._overall is not None:
@@ -314,9 +333,15 @@ class Runner:
             writer.close()
             if cache is not None:
                 cache.close()
+            if scoring is not None and scoring.cache is not None:
+                scoring.cache.close()
         status = "complete" if not failures else "partial"
         run_doc = self._run_doc(config, benchmark, names, items, systems_meta, status, started)
-        run_doc["metrics"] = summarize(run_dir, benchmark, names, config.baseline_system)
+        run_doc["metrics"] = summarize(run_dir, benchmark, names, config.baseline_system) if generating else {"per_system": {}}
+        if scoring is not None:
+            from harness.scoring.likelihood import likelihood_metrics
+
+            run_doc["metrics"]["likelihood"] = likelihood_metrics(read_likelihood(run_dir), {it.id: it for it in items}, names, report_pairs(benchmark.path))
         write_json_atomic(run_dir / RUN_JSON, run_doc)
         if failures:
             raise GenerationError(f"{len(failures)} system(s) failed ({'; '.join(failures)}); completed answers are kept in {run_dir}")
@@ -358,6 +383,35 @@ class Runner:
         if self.config.batch_size is not None:
             options.setdefault("batch_size", self.config.batch_size)
         return options
+
+    def _likelihood_pass(self, run_dir: Path, benchmark: Benchmark) -> LikelihoodPass:
+        """The scorer of ``--mode likelihood|all``: the benchmark's items plus the corpus and held-out documents."""
+        from harness.benchmark import DEFAULT_CORPUS, DEFAULT_HELDOUT
+
+        cache = None
+        if self.config.use_cache:
+            from harness.models.sources import cache_dir
+
+            cache = LikelihoodCache(cache_dir() / "generations.sqlite")
+
+        def folder(value: str | None, default: Path) -> Path | None:
+            return None if value is not None and value.lower() == "none" else Path(value) if value else default
+
+        documents = load_documents(folder(self.config.corpus, DEFAULT_CORPUS), folder(self.config.heldout, DEFAULT_HELDOUT))
+        return LikelihoodPass(run_dir, cache, documents, self._progress, items_per_call=self.config.batch_size or ITEMS_PER_CALL)
+
+    def _system_meta(self, name: str, system: System) -> dict[str, Any]:
+        """A system's run.json record when it generates nothing (``--mode likelihood``)."""
+        entry = self.registry.get(name)
+        return {
+            "status": "complete",
+            "distribution": entry.distribution,
+            "entry_point": entry.target,
+            "options": dict(self._options(name)),
+            "fingerprint": dict(system.fingerprint),
+            "generated": 0,
+            "cached": 0,
+        }
 
     def _preflight(self, names: Sequence[str]) -> dict[str, System]:
         """Create every system and read its fingerprint before any answer is generated, so bad
@@ -438,8 +492,6 @@ class Runner:
                     overall.set_postfix_str(f"{name}, {self._run_tokens / max(1e-9, time.perf_counter() - self._run_started):.0f} tok/s", refresh=False)
         finally:
             bar.close()
-            if isinstance(system, Closeable):
-                system.close()
         return {
             "status": "complete",
             "distribution": entry.distribution,

@@ -123,6 +123,11 @@ def render_html(data: ReportData, figures: dict[str, tuple[str, bytes]]) -> str:
         from harness.preferences.report import render_preferences_html
 
         out.append(render_preferences_html(data.preferences, heading_level=2))
+    from reports.likelihood import render_likelihood_html
+
+    likelihood = render_likelihood_html(data.run_dir, data.run)
+    if likelihood:
+        out.append(likelihood)
     out += [
         "<h2>Answers side by side</h2>",
         '<table class="items"><thead><tr><th>item</th><th>question</th><th>expected</th>'

@@ -100,6 +100,11 @@ def render_markdown(data: ReportData, figure_files: dict[str, tuple[str, str]]) 
         from harness.preferences.report import render_preferences_markdown
 
         out += [render_preferences_markdown(data.preferences, heading_level=2), ""]
+    from reports.likelihood import render_likelihood_markdown
+
+    likelihood = render_likelihood_markdown(data.run_dir, data.run)
+    if likelihood:
+        out += [likelihood, ""]
     out += ["## Answers side by side", "", f"First {ANSWER_CHARS} characters of each answer; report.html shows them in full.", ""]
     header = ["item", "category", "expected"] + data.systems
     rows = []

@@ -25,12 +25,13 @@ PLOTS_DIR = "plots"
 
 def write_reports(data: ReportData) -> list[Path]:
     from reports.html import render_html
+    from reports.likelihood import likelihood_figures
     from reports.markdown import render_markdown
     from reports.plots import all_figures
     from reports.tables import summary_csv
 
     run_dir = data.run_dir
-    figures = all_figures(data)
+    figures = {**all_figures(data), **likelihood_figures(run_dir, data.run)}
     plots = run_dir / PLOTS_DIR
     plots.mkdir(exist_ok=True)
     files: dict[str, tuple[str, str]] = {}
@@ -50,7 +51,10 @@ def render_run(run_dir: Path, regrade: bool = False, baseline: str | None = None
     """Load, (re)grade if needed, write the report files; returns their paths."""
     data = load_report_data(Path(run_dir), regrade=regrade, baseline=baseline, quiet=quiet)
     if update_run_json:
+        from reports.likelihood import likelihood_metrics_of
+
         run = load_run(Path(run_dir))
-        run["metrics"] = data.metrics
+        likelihood = likelihood_metrics_of(Path(run_dir), run)
+        run["metrics"] = {**data.metrics, **({"likelihood": likelihood} if likelihood else {})}
         write_json_atomic(Path(run_dir) / RUN_JSON, run)
     return write_reports(data)

@@ -243,7 +243,9 @@ def _check_samples(run_dir: Path, samples: Sequence[Any]) -> None:
 
 def samples_df(*run_dirs: str | Path, regrade: bool = False) -> pd.DataFrame:
     """One row per run x system x item of the given run directories, with the item, the
-    response, every grade, tokens, latency, retrieval and run columns (:data:`SAMPLE_COLUMNS`).
+    response, every grade, tokens, latency, retrieval and run columns (:data:`SAMPLE_COLUMNS`),
+    and, when a run has ``likelihood.jsonl``, the per-item likelihood columns
+    (:data:`~harness.analysis.likelihood.SAMPLE_LIKELIHOOD_COLUMNS`).
 
     ``regrade``: grade every answer again (after a grader change) instead of reusing a current
     ``grades.jsonl``. Raises :class:`~harness.api.errors.DataError` for a folder that is not a
@@ -268,4 +270,6 @@ def samples_df(*run_dirs: str | Path, regrade: bool = False) -> pd.DataFrame:
         rows += _rows(samples, grades, items, run, run_id, str(run_dir))
         systems += list((run.get("systems") or {}).keys())
         categories += _categories(items)
-    return _frame(rows, systems, categories)
+    from harness.analysis.likelihood import with_likelihood
+
+    return with_likelihood(_frame(rows, systems, categories), dirs)  # + reference_bpb, mc_correct... when likelihood.jsonl exists

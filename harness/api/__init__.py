@@ -17,6 +17,7 @@ from harness.api.errors import (
     UnknownSystemError,
 )
 from harness.api.items import ANSWER_TYPES, REFUSAL_PROBE, Answer, Item, parse_answer, parse_item
+from harness.api.likelihood import LikelihoodSystem, LikelihoodUnsupported, LoglikelihoodRequest, LoglikelihoodResult
 from harness.api.system import NOT_APPLICABLE, ChatMessage, Closeable, GenerationRequest, GenerationResult, Selective, StreamingSystem, System
 
 __all__ = [
@@ -32,6 +33,10 @@ __all__ = [
     "GenerationResult",
     "HarnessError",
     "Item",
+    "LikelihoodSystem",
+    "LikelihoodUnsupported",
+    "LoglikelihoodRequest",
+    "LoglikelihoodResult",
     "ModelSourceError",
     "NOT_APPLICABLE",
     "PluginLoadError",

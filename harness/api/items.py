@@ -1,15 +1,22 @@
 """Benchmark item schema (one JSON object per line of an ``items.jsonl``).
 
-``{"id", "category", "question", "answer", "gold_passages"?, "tags"?, "solution"?}`` where
-``answer`` is one of::
+``{"id", "category", "question", "answer", "gold_passages"?, "tags"?, "solution"?, "choices"?}``
+where ``answer`` is one of::
 
     {"type": "numeric", "value": 6.4, "unit": "GB/s", "rel_tol": 0.02}   # rel_tol optional
     {"type": "text", "accept": ["bank group", "BG"]}
     {"type": "keypoints", "points": ["...", "..."], "min_fraction": 0.6}   # min_fraction optional
     {"type": "none"}                                                      # refusal probes
 
-This module only checks structure (standard library only). Unit strings are checked against pint
-by :mod:`harness.benchmark`, which is also where files are read.
+and ``choices`` (numeric and text items; multiple choice by likelihood) lists the key once and
+distractors labelled with the mistake that produces them (:data:`ERROR_TYPES`)::
+
+    [{"text": "22.4 GB/s", "correct": true},
+     {"text": "179.2 GB/s", "correct": false, "error": "bits-bytes"}, ...]
+
+This module only checks structure (standard library only). Unit strings are checked against pint,
+and choices against the graders (the key grades correct, no distractor does), by
+:mod:`harness.benchmark`, which is also where files are read.
 """
 
 from __future__ import annotations
@@ -23,7 +30,61 @@ from harness.api.errors import DataError
 REFUSAL_PROBE = "refusal_probe"  # the one category the harness gives a meaning: benign questions that must not be refused
 # Every other category name is data: a benchmark declares its own under [categories.NAME] in benchmark.toml.
 ANSWER_TYPES = ("numeric", "text", "keypoints", "none")
-ITEM_KEYS = {"id", "category", "question", "answer", "gold_passages", "tags", "solution", "notes"}
+ITEM_KEYS = {"id", "category", "question", "answer", "gold_passages", "tags", "solution", "notes", "choices"}
+#: The mistakes a distractor may stand for (``choices[].error``), with what each one means.
+ERROR_TYPES: dict[str, str] = {
+    "bits-bytes": "bits and bytes confused: x8 or /8",
+    "subchannel-dimm": "one 32-bit DDR5 subchannel and the whole DIMM confused: x2 or /2",
+    "clock-data-rate": "clock frequency and data rate (two transfers per clock) confused: x2 or /2",
+    "ns-cycles": "a time in ns given as a clock-cycle count or the reverse (the item states tCK or the clock)",
+    "si-prefix": "an SI-prefix slip: x1000 or /1000 in the stated unit",
+    "off-by-one": "an integer count off by one (rounding the wrong way, fencepost)",
+    "ddr4-value": "the other memory generation's value: DDR4 for a DDR5 quantity (DDR5 for a DDR4 one)",
+    "wrong-unit": "the right number with a wrong unit",
+    "percent-fraction": "a fraction given as a percentage or the reverse: x100 or /100",
+    "db-factor": "power and amplitude decibels confused (10 log vs 20 log): x2 or /2 in dB",
+    "factor-two": "a factor of two dropped or added in the formula (1/2 C V^2, two edges, differential)",
+    "decimal-slip": "a misplaced decimal point: x10 or /10",
+    "confusable-term": "a related term of the same kind (text items)",
+}
+CHOICE_KEYS = {"text", "correct", "error"}
+
+
+def number_text(value: float) -> str:
+    """``22.4``, ``39``, ``1391304``, ``1e7``: shortest general form, exponents without ``+`` or
+    leading zeros; integers that form would round are written out."""
+    text = f"{value:g}"
+    if float(value).is_integer() and float(text) != value:
+        return str(int(value))
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}e{int(exponent)}"
+    return text
+
+
+def quantity_text(value: float, unit: str | None) -> str:
+    """A numeric key as the benchmark states it: ``22.4 GB/s``, ``39`` (dimensionless), ``11.28%``, ``1176 nm^2``."""
+    unit = (unit or "").strip()
+    if unit.lower() in ("", "dimensionless"):
+        return number_text(value)
+    if unit == "%":
+        return f"{number_text(value)}%"
+    return f"{number_text(value)} {unit.replace('**', '^')}"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One multiple-choice option: the key (``correct``) or a distractor with its ``error`` type."""
+
+    text: str
+    correct: bool
+    error: str | None = None  # one of ERROR_TYPES for distractors; None for the key
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"text": self.text, "correct": self.correct}
+        if self.error is not None:
+            out["error"] = self.error
+        return out
 
 
 @dataclass(frozen=True)
@@ -50,6 +111,18 @@ class Answer:
                 out["min_fraction"] = self.min_fraction
         return out
 
+    def stated(self) -> str | None:
+        """The key as one text to score by likelihood: a numeric key as the benchmark states it
+        (:func:`quantity_text`), the first accepted text variant, the key points joined by
+        ``"; "``; None for refusal probes."""
+        if self.type == "numeric":
+            return quantity_text(float(self.value or 0.0), self.unit)
+        if self.type == "text":
+            return self.accept[0]
+        if self.type == "keypoints":
+            return "; ".join(self.points)
+        return None
+
 
 @dataclass(frozen=True)
 class Item:
@@ -61,6 +134,7 @@ class Item:
     tags: tuple[str, ...] = ()
     solution: str | None = None  # reasoning items: a pint expression that recomputes the answer
     notes: str | None = None
+    choices: tuple[Choice, ...] = ()  # multiple choice by likelihood: the key once plus labelled distractors
 
     def public_fields(self) -> dict[str, Any]:
         """What a system may see: everything except the answer key and its solution."""
@@ -87,6 +161,8 @@ class Item:
             out["solution"] = self.solution
         if self.notes is not None:
             out["notes"] = self.notes
+        if self.choices:
+            out["choices"] = [c.to_dict() for c in self.choices]
         return out
 
 
@@ -155,6 +231,42 @@ def parse_answer(obj: Any, where: str) -> Answer:
     return Answer("none")
 
 
+def parse_choices(value: Any, where: str, answer_type: str) -> tuple[Choice, ...]:
+    """``choices``: at least two objects, texts unique (case and spacing ignored), exactly one
+    ``correct``, every distractor with an ``error`` from :data:`ERROR_TYPES`."""
+    if answer_type not in ("numeric", "text"):
+        raise _fail(where, "choices", f"only numeric and text items take choices; this item's answer is {answer_type!r}")
+    if not isinstance(value, list) or len(value) < 2:
+        raise _fail(where, "choices", f"expected a list of at least two choice objects, got {value!r}")
+    choices: list[Choice] = []
+    seen: dict[str, int] = {}
+    for n, obj in enumerate(value):
+        fld = f"choices[{n}]"
+        if not isinstance(obj, dict):
+            raise _fail(where, fld, f"expected an object with text and correct, got {obj!r}")
+        unknown = sorted(set(obj) - CHOICE_KEYS)
+        if unknown:
+            raise _fail(where, f"{fld}.{unknown[0]}", f"unknown key; allowed: {', '.join(sorted(CHOICE_KEYS))}")
+        text, correct, error = obj.get("text"), obj.get("correct"), obj.get("error")
+        if not isinstance(text, str) or not text.strip() or text != text.strip():
+            raise _fail(where, f"{fld}.text", f"expected non-empty text without surrounding spaces, got {text!r}")
+        if not isinstance(correct, bool):
+            raise _fail(where, f"{fld}.correct", f"expected true or false, got {correct!r}")
+        if correct and error is not None:
+            raise _fail(where, f"{fld}.error", "the key has no error type; drop it")
+        if not correct and error not in ERROR_TYPES:
+            raise _fail(where, f"{fld}.error", f"unknown error type {error!r}; use one of {', '.join(ERROR_TYPES)}")
+        folded = " ".join(text.lower().split())
+        if folded in seen:
+            raise _fail(where, f"{fld}.text", f"duplicate of choices[{seen[folded]}] ({text!r}); make every choice different")
+        seen[folded] = n
+        choices.append(Choice(text, correct, error))
+    keys = [n for n, c in enumerate(choices) if c.correct]
+    if len(keys) != 1:
+        raise _fail(where, "choices", f"exactly one choice must be correct (the key), found {len(keys)}")
+    return tuple(choices)
+
+
 def parse_item(obj: Any, where: str, categories: Collection[str] | None = None) -> Item:
     """Build an :class:`Item` from a decoded JSON value; ``where`` is ``FILE:LINE`` for messages.
     ``categories``: the benchmark's declared category names (None = any name)."""
@@ -188,6 +300,7 @@ def parse_item(obj: Any, where: str, categories: Collection[str] | None = None) 
     notes = obj.get("notes")
     if notes is not None and not isinstance(notes, str):
         raise _fail(where, "notes", f"expected a string, got {notes!r}")
+    choices = parse_choices(obj["choices"], where, answer.type) if "choices" in obj else ()
     return Item(
         id=item_id.strip(),
         category=category,
@@ -197,4 +310,5 @@ def parse_item(obj: Any, where: str, categories: Collection[str] | None = None) 
         tags=_str_list(obj, "tags", where, "tags"),
         solution=solution,
         notes=notes,
+        choices=choices,
     )

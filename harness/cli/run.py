@@ -14,6 +14,14 @@ DEFAULT_BASELINE = REPO_ROOT / "reports" / "baseline" / "run.json"  # the commit
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run systems on a benchmark", description="Run systems on the benchmark; answers are cached and a killed run resumes.")
     p.add_argument("--systems", default="all", help="'all' or a comma list of names (see `list`)")
+    p.add_argument(
+        "--mode",
+        default="all",
+        choices=["generate", "likelihood", "all"],
+        help="generate answers, score reference answers / choices / documents by likelihood (likelihood.jsonl, docs/likelihood.md), or both (default)",
+    )
+    p.add_argument("--corpus", default=None, metavar="DIR|none", help="likelihood: documents scored as the training corpus (default: the bundled corpus)")
+    p.add_argument("--heldout", default=None, metavar="DIR|none", help="likelihood: held-out domain documents (default: benchmarks/raq/heldout)")
     p.add_argument("--benchmark", default=None, help="items JSONL (default: benchmarks/raq/items.jsonl)")
     p.add_argument("--limit", type=int, default=None, help="first N items only")
     p.add_argument(
@@ -92,6 +100,9 @@ def handle(args: argparse.Namespace) -> int:
         shard=args.shard,
         system_options=options,
         baseline_system=args.baseline_system,
+        mode=args.mode,
+        corpus=args.corpus,
+        heldout=args.heldout,
     )
     run_dir = Runner(config, registry=registry).run()
     print_summary(run_dir)
@@ -176,6 +187,12 @@ def print_summary(run_dir: Path) -> None:
         shown = ", ".join(f"{k}={_fmt(v)}" for k, v in metrics.items() if not isinstance(v, (dict, list)))
         retried = f", retries {meta['retries']}" if meta.get("retries") else ""
         print(f"  {name}: generated {meta.get('generated', 0)}, cached {meta.get('cached', 0)}{retried}; {shown}", file=sys.stdout)
+        scored = run.get("metrics", {}).get("likelihood", {}).get("per_system", {}).get(name)
+        if scored:
+            measures = ("reference_bpb", "mc_acc", "mc_acc_norm", "corpus_bpb", "heldout_bpb")
+            print(f"  {name} likelihood: " + ", ".join(f"{k}={_fmt(scored.get(k))}" for k in measures))
+        elif (meta.get("likelihood") or {}).get("status") == "unsupported":
+            print(f"  {name} likelihood: not supported ({meta['likelihood'].get('error')})")
 
 
 def _fmt(value: Any) -> str:

@@ -10,7 +10,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "validate",
         help="validate a benchmark JSONL file",
-        description="Check every line of a benchmark file: schema, unique ids, units, and (with a corpus) gold passages; numeric solutions are recomputed.",
+        description=(
+            "Check every line of a benchmark file: schema, unique ids, units, multiple-choice options "
+            "(the key grades correct, no distractor does) and (with a corpus) gold passages; numeric solutions are recomputed."
+        ),
     )
     parser.add_argument("file", type=Path, help="items JSONL file")
     parser.add_argument(
@@ -23,12 +26,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from harness.benchmark import BENCHMARKS_DIR, DEFAULT_CORPUS, load_config, read_items, validate_solutions
+    from harness.benchmark import BENCHMARKS_DIR, DEFAULT_CORPUS, load_config, read_items, validate_choices, validate_solutions
 
     path: Path = args.file
     config = load_config(path.parent / "benchmark.toml")
     items, problems = read_items(path, categories=tuple(config.categories) or None)
     problems += validate_solutions(items, path, config.default_rel_tol)
+    problems += validate_choices(items, path, config.default_rel_tol, config.generation_pattern)
     corpus_dir = args.corpus
     if corpus_dir is None and path.resolve().is_relative_to(BENCHMARKS_DIR.resolve()) and DEFAULT_CORPUS.is_dir():
         corpus_dir = DEFAULT_CORPUS

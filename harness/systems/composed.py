@@ -17,6 +17,7 @@ import json
 from typing import Any, Iterator, Mapping, Sequence
 
 from harness.api.errors import HarnessError
+from harness.api.likelihood import LikelihoodSystem, LikelihoodUnsupported, LoglikelihoodRequest, LoglikelihoodResult
 from harness.api.parts import Adapter, Retriever
 from harness.api.system import SENT_PROMPT, GenerationRequest, GenerationResult, Selective, in_order
 from harness.models.prompt_format import apply_format, format_fingerprint
@@ -110,6 +111,42 @@ class ComposedSystem:
                 if (sent[index].messages, sent[index].prompt) != (requests[index].messages, requests[index].prompt):
                     result.extra[SENT_PROMPT] = [m.to_dict() for m in sent[index].messages] if sent[index].messages is not None else sent[index].prompt
             yield batch
+
+    # -- likelihood -----------------------------------------------------------------------------
+    @property
+    def model_fingerprint(self) -> Mapping[str, Any]:
+        """What a whole text's log-probability depends on: the weights (model + adapter), not the
+        retriever, prompt format or decoding; ``rag`` shares ``vanilla``'s corpus scores."""
+        fp: dict[str, Any] = dict(getattr(self.source, "model_fingerprint", self.source.fingerprint))
+        adapter = self._adapter_fingerprint()
+        if adapter is not None:
+            fp["adapter"] = dict(adapter)
+        return fp
+
+    @property
+    def likelihood_fingerprint(self) -> Mapping[str, Any]:
+        return dict(getattr(self.source, "likelihood_fingerprint", {}))
+
+    def _likelihood_source(self) -> LikelihoodSystem:
+        if not isinstance(self.source, LikelihoodSystem):
+            raise LikelihoodUnsupported(f"{self.name}: its model source {type(self.source).__name__} cannot score text")
+        return self.source
+
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
+        """Contexts are built by the generation path (:meth:`prepare`: retrieved passages, prompt
+        format), once per distinct request id; each result's ``extra`` gets the retriever's record."""
+        source = self._likelihood_source()
+        prompts = list({r.request.id: r.request for r in requests}.values())
+        sent, extras = self.prepare(prompts)
+        built = {p.id: (s, e) for p, s, e in zip(prompts, sent, extras)}
+        results = source.loglikelihood([dataclasses.replace(r, request=built[r.request.id][0]) for r in requests])
+        for request, result in zip(requests, results):
+            result.id = request.id
+            result.extra.update(built[request.request.id][1])
+        return results
+
+    def loglikelihood_rolling(self, texts: Sequence[str]) -> list[LoglikelihoodResult]:
+        return self._likelihood_source().loglikelihood_rolling(texts)
 
     def load(self) -> Any:
         """The local model's generator (loads the weights); local sources only."""

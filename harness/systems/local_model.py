@@ -13,9 +13,11 @@ from __future__ import annotations
 import logging
 from typing import Any, Iterator, Mapping, Sequence
 
+from harness.api.likelihood import LoglikelihoodRequest, LoglikelihoodResult, joined
 from harness.api.parts import Adapter
 from harness.api.system import GenerationRequest, GenerationResult
 from harness.models.generation import GENERATION_CODE_VERSION, BatchGenerator, GenerationSettings, model_library_versions
+from harness.models.likelihood import LikelihoodScorer, LikelihoodSettings
 from harness.models.loops import LOOP_NGRAM, LOOP_REPEATS
 from harness.models.sources import ResolvedModel, resolve
 
@@ -32,6 +34,7 @@ class LocalModel:
     * ``adapter`` -- applied to the weights on load (None for the bare model).
     * ``quantize`` -- ``"int8"``: dynamic int8 quantisation of every linear layer after the adapter
       is merged (CPU only; faster on CPUs without bf16 hardware, greedy text can change). None = off.
+    * ``likelihood`` -- rolling window and batching of :meth:`loglikelihood` (defaults: 2048-token windows).
     """
 
     def __init__(
@@ -43,6 +46,7 @@ class LocalModel:
         trust_remote_code: bool = False,
         adapter: Adapter | None = None,
         quantize: str | None = None,
+        likelihood: LikelihoodSettings | None = None,
     ) -> None:
         self.model_name = model
         self.dtype = dtype
@@ -52,7 +56,9 @@ class LocalModel:
         self.adapter = adapter
         self.quantize = quantize
         self._resolved: ResolvedModel | None = None
+        self.likelihood = likelihood or LikelihoodSettings()
         self._generator: BatchGenerator | None = None
+        self._scorer: LikelihoodScorer | None = None
 
     @property
     def resolved(self) -> ResolvedModel:
@@ -103,8 +109,37 @@ class LocalModel:
         """``(index, result)`` pairs as answers finish (continuous batching)."""
         yield from self.load().stream(requests)
 
+    # -- likelihood -----------------------------------------------------------------------------
+    @property
+    def model_fingerprint(self) -> Mapping[str, Any]:
+        """What a text's log-probability depends on: the weights as loaded (no decoding settings)."""
+        return {k: v for k, v in self.fingerprint.items() if k != "loop_stop"}
+
+    @property
+    def likelihood_fingerprint(self) -> Mapping[str, Any]:
+        return self.likelihood.fingerprint()
+
+    def scorer(self) -> LikelihoodScorer:
+        if self._scorer is None:
+            generator = self.load()
+            self._scorer = LikelihoodScorer(generator.model, generator.tokenizer, self.likelihood, autocast_bf16=self.settings.autocast_bf16)
+        return self._scorer
+
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
+        """Each request's context is its prompt rendered as for generation (chat template or
+        plain text), then its answer prefix (:func:`~harness.api.likelihood.joined`)."""
+        from harness.models.generation import render_prompt
+
+        scorer = self.scorer()
+        pairs = [joined(render_prompt(scorer.tokenizer, r.request), r.answer_prefix, r.continuation) for r in requests]
+        return [LoglikelihoodResult(r.id, s.logprob, s.tokens, s.greedy, s.context_tokens) for r, s in zip(requests, scorer.score_pairs(pairs))]
+
+    def loglikelihood_rolling(self, texts: Sequence[str]) -> list[LoglikelihoodResult]:
+        return [LoglikelihoodResult(str(i), s.logprob, s.tokens, s.greedy) for i, s in enumerate(self.scorer().score_texts(texts))]
+
     def close(self) -> None:
         self._generator = None
+        self._scorer = None
         import gc
 
         gc.collect()

@@ -32,9 +32,10 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, fields
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from harness.api.errors import ConfigError, GenerationError
+from harness.api.likelihood import LikelihoodUnsupported, LoglikelihoodRequest, LoglikelihoodResult, joined
 from harness.api.system import GenerationRequest, GenerationResult, in_order
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class OpenAIConfig:
     max_backoff_s: float = 30.0  # cap on one retry wait, seconds
     revision: str | None = None  # free text put in the fingerprint (e.g. the served weights' hash)
     extra_body: Mapping[str, Any] | None = None  # fields added to every request body (e.g. {"top_k": 1})
+    tokenizer: str | None = None  # likelihood: local model (packaged name, folder, hub id) whose chat template renders chat contexts; None = plain prompts only
 
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("http://", "https://")):
@@ -98,6 +100,8 @@ class OpenAISystem:
         self.config = config
         self._client: Any = None
         self._lock = threading.Lock()
+        self._logprob_mode: str | None = None  # the first of served_logprobs.MODES the server answered
+        self._chat_tokenizer: Any = None
 
     @property
     def fingerprint(self) -> Mapping[str, Any]:
@@ -109,6 +113,14 @@ class OpenAISystem:
             "revision": c.revision,
             "extra_body": dict(c.extra_body or {}),
         }
+
+    @property
+    def model_fingerprint(self) -> Mapping[str, Any]:
+        return self.fingerprint
+
+    @property
+    def likelihood_fingerprint(self) -> Mapping[str, Any]:
+        return {"tokenizer": self.config.tokenizer}
 
     # -- transport ------------------------------------------------------------------------------
     def client(self) -> Any:
@@ -155,29 +167,30 @@ class OpenAISystem:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _one(self, request: GenerationRequest, cancel: threading.Event) -> GenerationResult:
-        c = self.config
         started = time.perf_counter()
+        data, attempts = self._retrying(lambda: self._post(request), request.id, cancel)
+        return self._result(request, data, time.perf_counter() - started, attempts)
+
+    def _retrying(self, call: Callable[[], Mapping[str, Any]], label: str, cancel: threading.Event) -> tuple[Mapping[str, Any], int]:
+        """``call()`` retried with backoff on transient failures; (its data, attempts made)."""
+        c = self.config
         attempt = 0
         while True:
             attempt += 1
             try:
-                data = self._post(request)
-                break
+                return call(), attempt
             except _Retryable as exc:
                 if attempt > c.max_retries:
                     raise GenerationError(
-                        f"{self.name}: request {request.id!r} to {c.base_url} failed after {attempt} attempts ({exc}); "
+                        f"{self.name}: request {label!r} to {c.base_url} failed after {attempt} attempts ({exc}); "
                         "finished answers are kept, rerun when the server is up to resume"
                     ) from None
                 wait_s = exc.wait_s if exc.wait_s is not None else min(c.max_backoff_s, c.backoff_s * 2 ** (attempt - 1)) * random.uniform(0.75, 1.25)
                 log.info("%s: %s; retry %d/%d in %.1f s", self.name, exc, attempt, c.max_retries, wait_s)
                 if cancel.wait(min(wait_s, c.max_backoff_s)):
-                    raise GenerationError(f"{self.name}: request {request.id!r} cancelled after {attempt} attempts (another request failed)") from None
-        return self._result(request, data, time.perf_counter() - started, attempt)
+                    raise GenerationError(f"{self.name}: request {label!r} cancelled after {attempt} attempts (another request failed)") from None
 
     def _post(self, request: GenerationRequest) -> Mapping[str, Any]:
-        import httpx
-
         body: dict[str, Any] = {"model": self.config.model, "max_tokens": request.max_new_tokens, "temperature": request.temperature, "seed": request.seed}
         if request.stop:
             body["stop"] = list(request.stop)
@@ -186,6 +199,13 @@ class OpenAISystem:
         else:
             path, body["prompt"] = "completions", request.prompt
         body.update(self.config.extra_body or {})
+        return self._send(path, body, request.id)
+
+    def _send(self, path: str, body: Mapping[str, Any], label: str, refused: Callable[[int, str], Exception | None] | None = None) -> Mapping[str, Any]:
+        """POST ``body``; transient failures raise :class:`_Retryable`, others :class:`GenerationError`
+        (or what ``refused(status, text)`` returns for a client error it recognises)."""
+        import httpx
+
         try:
             response = self.client().post(path, json=body)
         except (httpx.TimeoutException, httpx.TransportError) as exc:
@@ -193,14 +213,92 @@ class OpenAISystem:
         if response.status_code in RETRY_STATUS:
             raise _Retryable(f"HTTP {response.status_code}", _retry_after(response.headers.get("retry-after")))
         if response.status_code >= 400:
+            special = refused(response.status_code, response.text) if refused is not None else None
+            if special is not None:
+                raise special
             raise GenerationError(
-                f"{self.name}: {self.config.base_url}/{path} answered HTTP {response.status_code} for request {request.id!r}: "
+                f"{self.name}: {self.config.base_url}/{path} answered HTTP {response.status_code} for request {label!r}: "
                 f"{response.text[:300]}; check base_url, model and the API key in ${self.config.api_key_env}"
             )
         try:
             return dict(response.json())
         except ValueError:
             raise _Retryable(f"unparseable JSON body ({response.text[:80]!r})") from None
+
+    # -- likelihood -----------------------------------------------------------------------------
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
+        """Through ``/completions``: the server echoes the prompt's log-probs (``echo`` +
+        ``logprobs``, or vLLM's ``prompt_logprobs``); :class:`LikelihoodUnsupported` when it
+        returns neither, or for chat prompts without a ``tokenizer`` to render them."""
+        pairs = [joined(self._context(r.request), r.answer_prefix, r.continuation) for r in requests]
+        moved = []
+        for context, continuation in pairs:  # trailing whitespace of the context belongs to the continuation
+            spaces = len(context) - len(context.rstrip())
+            moved.append((context[: len(context) - spaces], context[len(context) - spaces :] + continuation))
+        return self._parallel([(r.id, ctx + cont, cont) for r, (ctx, cont) in zip(requests, moved)])
+
+    def loglikelihood_rolling(self, texts: Sequence[str]) -> list[LoglikelihoodResult]:
+        """Each text in one request: the server's own length limit applies (no windows)."""
+        return self._parallel([(str(i), text, None) for i, text in enumerate(texts)])
+
+    def _context(self, request: GenerationRequest) -> str:
+        if request.prompt is not None:
+            return request.prompt
+        if self.config.tokenizer is None:
+            raise LikelihoodUnsupported(
+                f"{self.name}: likelihood of chat prompts needs the served model's chat template; "
+                'set tokenizer = <packaged name, folder or hub id> in the system\'s table (or use prompt = "plain")'
+            )
+        with self._lock:
+            if self._chat_tokenizer is None:
+                from harness.models.loading import load_tokenizer
+                from harness.models.sources import resolve
+
+                self._chat_tokenizer = load_tokenizer(resolve(self.config.tokenizer))
+        from harness.models.generation import render_prompt
+
+        return render_prompt(self._chat_tokenizer, request)
+
+    def _parallel(self, jobs: list[tuple[str, str, str | None]]) -> list[LoglikelihoodResult]:
+        """``(id, text, continuation)`` scored ``concurrency`` at a time; continuation None = the whole text."""
+        if not jobs:
+            return []
+        cancel = threading.Event()
+        with ThreadPoolExecutor(max_workers=self.config.concurrency, thread_name_prefix=f"{self.name}-logprobs") as pool:
+            futures = [pool.submit(self._score, label, text, continuation, cancel) for label, text, continuation in jobs]
+            try:
+                return [f.result() for f in futures]
+            finally:
+                cancel.set()
+
+    def _score(self, label: str, text: str, continuation: str | None, cancel: threading.Event) -> LoglikelihoodResult:
+        from harness.systems import served_logprobs as served
+
+        modes = [self._logprob_mode] if self._logprob_mode else list(served.MODES)
+        for mode in modes:
+            body = {**served.request_body(mode, self.config.model, text), **(self.config.extra_body or {})}
+            refused = lambda status, _text: _NoLogprobs() if status in (400, 404, 422, 501) else None
+            try:
+                data, attempts = self._retrying(lambda: self._send("completions", body, label, refused), label, cancel)
+            except _NoLogprobs:
+                continue
+            tokens = served.prompt_tokens(mode, data, text)
+            if tokens is None:
+                continue
+            self._logprob_mode = mode
+            extra = {"attempts": attempts, "served_model": data.get("model"), "logprobs": mode}
+            if continuation is None:
+                scored = [t for t in tokens if t.logprob is not None]
+                return LoglikelihoodResult(label, sum(float(t.logprob or 0.0) for t in scored), len(scored), all(t.greedy for t in scored), 0, extra)
+            split = served.split_continuation(tokens, continuation)
+            if split is None:
+                raise GenerationError(f"{self.name}: request {label!r}: no served token lies inside the continuation {continuation!r}")
+            taken, context_tokens = split
+            return LoglikelihoodResult(label, sum(float(t.logprob or 0.0) for t in taken), len(taken), all(t.greedy for t in taken), context_tokens, extra)
+        raise LikelihoodUnsupported(
+            f"{self.name}: {self.config.base_url}/completions returns no prompt log-probs (tried echo + logprobs and vLLM prompt_logprobs); "
+            "likelihood needs a server that does, such as vLLM"
+        )
 
     @staticmethod
     def _result(request: GenerationRequest, data: Mapping[str, Any], latency_s: float, attempts: int) -> GenerationResult:
@@ -222,6 +320,10 @@ class OpenAISystem:
             finish_reason=str(choice.get("finish_reason") or "stop"),
             extra={"attempts": attempts, "served_model": data.get("model")},
         )
+
+
+class _NoLogprobs(Exception):
+    """The server refused a log-probs request shape (HTTP 400/404/422/501): try the next one."""
 
 
 def _retry_after(value: str | None) -> float | None:
