@@ -282,8 +282,8 @@ class Runner:
         self._resumed_fingerprints = check_resume(run_dir, config, benchmark)
         if self._resumed_fingerprints:  # systems built by the preflight are checked before any answer is generated
             answered = Counter(s.get("system") for s in iter_jsonl(run_dir / SAMPLES))
-            for name, system in prepared.items():
-                self._check_same_version(run_dir, name, dict(system.fingerprint), answered[name])
+            for name, built in prepared.items():
+                self._check_same_version(run_dir, name, dict(built.fingerprint), answered[name])
         snapshot = run_dir / ITEMS_SNAPSHOT
         snapshot_text = "".join(json.dumps(it.to_dict(), ensure_ascii=False, sort_keys=True) + "\n" for it in items)
         from harness.runlog import write_text_atomic
