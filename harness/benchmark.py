@@ -14,6 +14,8 @@
     [grading]                        # domain rules of the generic graders (all optional)
     generation_pattern = "..."       # regex naming product generations (RAQ: DDR4, LPDDR5X, HBM3...):
                                      # a quantity in a clause naming one the question does not is an aside
+    db_abs_tol = 0.2                 # dB: absolute tolerance of decibel keys (default 0.2)
+    unit_aliases = { KB = "KiB" }    # unit conventions of the field: JEDEC's KB is 1024 bytes
 
     python -m harness validate benchmarks/raq/items.jsonl
 """
@@ -41,7 +43,7 @@ DEFAULT_TEMPLATE = (
     "If the answer is a number, end with a line 'Final answer: <value> <unit>'.\n\nQuestion: {question}"
 )
 _TOML_KEYS = {"name", "version", "default_rel_tol", "default_min_fraction", "prompt", "categories", "description", "grading"}
-_GRADING_KEYS = {"generation_pattern"}
+_GRADING_KEYS = {"generation_pattern", "db_abs_tol", "unit_aliases"}
 _CATEGORY_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -64,6 +66,8 @@ class BenchmarkConfig:
     categories: dict[str, str] = field(default_factory=dict)  # name -> description; empty = any category name
     description: str = ""
     generation_pattern: str | None = None  # regex of product generations for the numeric grader's aside rule; None = rule off
+    db_abs_tol: float = 0.2  # dB; absolute tolerance of decibel keys
+    unit_aliases: dict[str, str] = field(default_factory=dict)  # unit as written -> unit it means in this field ("KB" -> "KiB")
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,19 @@ def load_config(toml_path: Path) -> BenchmarkConfig:
             re.compile(str(pattern))
         except re.error as exc:
             raise ConfigError(f"{toml_path}: grading.generation_pattern: not a regular expression ({exc}); fix the pattern") from None
+    db_abs_tol = grading.get("db_abs_tol", 0.2)
+    if not isinstance(db_abs_tol, (int, float)) or isinstance(db_abs_tol, bool) or not 0 <= db_abs_tol < 10:
+        raise ConfigError(f"{toml_path}: grading.db_abs_tol: must be a number of dB in [0, 10), got {db_abs_tol!r}")
+    aliases = grading.get("unit_aliases", {})
+    if not isinstance(aliases, dict) or not all(isinstance(k, str) and isinstance(v, str) and k.strip() and v.strip() for k, v in aliases.items()):
+        raise ConfigError(f'{toml_path}: grading.unit_aliases: must be a table of unit strings, e.g. {{ KB = "KiB" }}; got {aliases!r}')
+    from harness.units import parse_unit
+
+    for alias, meaning in aliases.items():
+        try:
+            parse_unit(meaning)
+        except DataError:
+            raise ConfigError(f"{toml_path}: grading.unit_aliases.{alias}: {meaning!r} is not a unit; use a pint unit such as 'KiB'") from None
     return BenchmarkConfig(
         name=str(data.get("name", toml_path.parent.name)),
         version=str(data.get("version", "0")),
@@ -128,6 +145,8 @@ def load_config(toml_path: Path) -> BenchmarkConfig:
         categories=categories,
         description=str(data.get("description", "")),
         generation_pattern=str(pattern) if pattern is not None else None,
+        db_abs_tol=float(db_abs_tol),
+        unit_aliases=dict(aliases),
     )
 
 
