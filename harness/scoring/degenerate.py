@@ -99,7 +99,7 @@ def find_repeat(text: str, min_count: int = 3, window: int = WINDOW) -> Loop | N
     if best is None:
         return None
     cut = best[1]
-    periodic = _periodic_tail(keys, 2.0)
+    periodic = _periodic_tail(keys, 1.5)
     if periodic is not None and periodic[0] <= cut:
         cut = max(cut, periodic[0] + periodic[1])
     total = len(text.rstrip()) or 1

@@ -6,8 +6,8 @@ Which quantity is the answer (edge cases, each a row in tests/scoring/test_numer
 
 * An explicit marker wins: the quantity after the last ``Final answer:`` / ``Answer:`` /
   ``the answer is`` / ``\\boxed{}`` (looking one line further when the marker ends a line).
-* Otherwise each mention is scored: ``= 19.2 GB/s``, ``is 1.1 V``, ``rounds up to 39`` state a
-  result (+); operands of ``×``/``/``/``+`` (``4800 MT/s × 4 B``) are inputs (-); a quantity equal
+* Otherwise each mention is scored: ``= 19.2 GB/s``, ``is 1.1 V``, ``has 14 CA pins``, ``rounds
+  up to 39`` state a result (+); operands of ``×``/``/``/``+`` (``4800 MT/s × 4 B``) are inputs (-); a quantity equal
   to one in the question is a restated input (-); asides such as ``down from 1.2 V``, ``compared
   with``, ``versus``, ``than``, ``previously`` or a clause naming another product generation than
   the question (``in DDR4`` when it asks about DDR5; the benchmark's ``[grading]
@@ -63,7 +63,7 @@ from harness.scoring.score import Score
 _MARKER = re.compile(r"(?:\bfinal\s+answer\b(?:\s+is\b)?|\banswer\s*(?:is\b|[:=：])|\bthe\s+answer\s+is\b|\bresult\s*[:=：])\s*[:=：]?", re.IGNORECASE)
 _CLAUSE_BREAK = re.compile(r"(?<!\d)[.;!?](?=\s|$)|\n|,\s+(?:down|up|compared|versus|vs|while|whereas|but|which|and)\b", re.IGNORECASE)
 _RESULT_BEFORE = re.compile(
-    r"(?:=|≈|~|->|→|:|\bis|\bare|\bequals?|\bgives?|\byields?|\bbecomes?|\bcomes\s+to|\bto|\bof\s+about|\bresults?\s+in|\bso|\bthus|\btherefore|\bapproximately|\babout|\broughly|\baround|\bnearly|\bjust|\bonly)\s*$",
+    r"(?:=|≈|~|->|→|:|\bis|\bare|\bhas|\bhave|\bneeds|\brequires|\bequals?|\bgives?|\byields?|\bbecomes?|\bcomes\s+to|\bto|\bof\s+about|\bresults?\s+in|\bso|\bthus|\btherefore|\bapproximately|\babout|\broughly|\baround|\bnearly|\bjust|\bonly)\s*$",
     re.IGNORECASE,
 )
 _OPERATOR_BEFORE = re.compile(r"(?:[×*·⋅/÷+]|\s-|\(|\bx|\btimes)\s*$")
@@ -80,6 +80,7 @@ _HEDGE_BETWEEN = re.compile(r"\bor\b|\beither\b|\balternatively\b|\botherwise\b|
 _LIST_BETWEEN = re.compile(r"^\s*(?:,|;)?\s*(?:and\s+)?$")
 _CITATION = re.compile(r"(?m)(?:^|(?<=[.!?:]\s))\s*\[\d{1,2}\][^\n]*(?:\n(?!\s*\n)[^\n]*)*")
 _COPY_RUN = 8  # words; a run this long shared with the passages is a copy
+LEAD_IN_WORDS = 3  # words before two values that make them the same statement ("alpha is 1." / "alpha is 2.")
 _COUNT_DIMENSIONS = ("[clock_cycle]", "[transfer]", "[refresh_command]", "[row_activation]")
 
 
@@ -400,11 +401,12 @@ def _rivals(text: str, best: Mention, candidates: Sequence[Mention], expected: E
 
 
 def _lead_in(text: str, mention: Mention) -> str:
-    """The words and numbers of the mention's clause before it, lowercased."""
+    """The last ``LEAD_IN_WORDS`` words and numbers of the mention's clause before it, lowercased
+    ("so the exponent alpha is" -> "exponent alpha is")."""
     before = text[max(0, mention.start - 120) : mention.start]
     breaks = list(_CLAUSE_BREAK.finditer(before))
     clause = before[breaks[-1].end() :] if breaks else before
-    return " ".join(re.findall(r"[a-z0-9.]+|=", clause.lower()))
+    return " ".join(re.findall(r"[a-z0-9.]+|=", clause.lower())[-LEAD_IN_WORDS:])
 
 
 @dataclass(frozen=True)
@@ -422,7 +424,7 @@ def _extract(
     citations, copies = copied
     own = [m for m in mentions if not _inside(m, citations)]
     original = [m for m in own if not _inside(m, copies)]
-    if any(_compatible(m, expected) for m in original):
+    if any(_compatible(m, expected) and not m.spelled for m in original):
         own = original  # the response states a value of its own: copied ones are not it
     if not own:
         return _Found(None)

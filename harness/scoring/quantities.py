@@ -22,7 +22,8 @@ Edge cases (each is a row in tests/scoring/test_numeric.py):
 * ``0.05 /V`` and ``0.05 per volt`` are ``1/V``.
 * Ranges ``1.1–1.2 V``, ``1.1 to 1.2 V``, ``between 1.1 and 1.2 V``: the first number takes the
   unit of the second and both are marked ``in_range`` (one hedged mention, not a unit error).
-* Runaway digit strings (``0.000000000000``, the tail of a generation loop) are not numbers.
+* Runaway digit strings (``0.000000000000``, the tail of a generation loop) are not numbers, nor
+  are list markers at the start of a line (``1. Determine ...``).
 """
 
 from __future__ import annotations
@@ -207,6 +208,8 @@ def find_mentions(text: str, temperature_expected: bool = False, prepared: bool 
             continue  # 3rd, 1T1C, 2N2222
         if DIGIT_RUN.search(match.group(0)):
             continue  # "0.000000000000": a loop's digits, not a value
+        if _LIST_MARKER.match(s, match.start()) and _at_line_start(s, match.start()):
+            continue  # "1. Determine ...": a list marker, not a value
         unit_text, unit, is_count = "", None, False
         per = _PER_UNIT.match(rest)
         if per:
@@ -239,6 +242,14 @@ def find_mentions(text: str, temperature_expected: bool = False, prepared: bool 
             continue  # a number glued to a word that is not a unit (e.g. "5G", "2D")
         mentions.append(Mention(value=value, unit_text=unit_text, unit=unit, is_count=is_count, start=match.start(), end=end, text=s[match.start() : end]))
     return _with_spelled(s, _ranges(s, mentions), temperature_expected)
+
+
+_LIST_MARKER = re.compile(r"\d{1,2}(?:\.[ \t]+(?=\D)|\)[ \t]+)")  # "1. " or "2) " opening a line
+
+
+def _at_line_start(s: str, start: int) -> bool:
+    line = s.rfind("\n", 0, start) + 1
+    return not s[line:start].strip(" \t*-•")
 
 
 DIGIT_RUN = re.compile(r"\.\d*(\d)\1{7,}")  # a decimal part with a digit repeated 8+ times ("0.000000000000")
