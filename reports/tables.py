@@ -32,14 +32,32 @@ def _ci(m: dict[str, Any], metric: str) -> list[float] | None:
     return None if low is None or high is None else [low, high]
 
 
+def grader_agreement(grading: dict[str, Any]) -> str:
+    """The report header's line on how far the graders can be trusted: their agreement with
+    labelled real answers (``data/agreement.json``, written by ``python -m harness calibrate``)."""
+    a = grading.get("agreement") or {}
+    if not a.get("n"):
+        return "not measured (python -m harness calibrate --check)"
+    refusal = f"refusal precision {num(a.get('refusal_precision'))}, recall {num(a.get('refusal_recall'))}"
+    if not a.get("refusals_labelled"):
+        refusal += " (no refusal labelled)"
+    return (
+        f"agreement with {a['n']} labelled real answers ({a.get('split', 'held_out')}): correct {pct(a.get('correct_agreement'))}, "
+        f"degenerate {pct(a.get('degenerate_agreement'))}, {refusal}, {a.get('loops_or_lists_flagged', 0)} loops or lists flagged as refusals"
+    )
+
+
 def summary_table(data: ReportData) -> Table:
-    header = ["system", "n", "accuracy", "95% CI", "unit errors", "value errors", "quality", "refusals", "false refusals", "latency s", "tokens"]
+    header = [
+        "system", "n", "accuracy", "95% CI", "strict acc.", "unit errors", "value errors", "quality",
+        "refusals", "false refusals", "degenerate", "latency s", "tokens",
+    ]  # fmt: skip
     rows = []
     for name in data.systems:
         m = data.stats(name)
-        rates = [pct(m.get(k)) for k in ("unit_error_rate", "numeric_value_error_rate", "quality", "refusal_rate", "false_refusal_rate")]
+        rates = [pct(m.get(k)) for k in ("unit_error_rate", "numeric_value_error_rate", "quality", "refusal_rate", "false_refusal_rate", "degenerate_rate")]
         speed = [num(m.get("mean_latency_s"), 3), num(m.get("mean_completion_tokens"), 1)]
-        rows.append([name, str(m.get("n", 0)), pct(m.get("accuracy")), ci_pct(_ci(m, "accuracy")), *rates, *speed])
+        rows.append([name, str(m.get("n", 0)), pct(m.get("accuracy")), ci_pct(_ci(m, "accuracy")), pct(m.get("accuracy_strict")), *rates, *speed])
     return header, rows
 
 
@@ -57,6 +75,19 @@ def category_table(data: ReportData) -> Table:
         cells = [name]
         for metric in (f"accuracy_{c}" for c in categories(data)):
             cells.append("-" if not m.get(f"{metric}_n") else f"{pct(m.get(metric))} {ci_pct(_ci(m, metric))} ({m.get(f'{metric}_n')})")
+        rows.append(cells)
+    return header, rows
+
+
+def degenerate_table(data: ReportData) -> Table:
+    """Share of degenerate answers (loops, empty text, gibberish, echoes) per system and category."""
+    header = ["system"] + [f"{c.replace('_', ' ')} (n)" for c in categories(data)]
+    rows = []
+    for name in data.systems:
+        m = data.stats(name)
+        cells = [name]
+        for metric in (f"degenerate_rate_{c}" for c in categories(data)):
+            cells.append("-" if not m.get(f"{metric}_n") else f"{pct(m.get(metric))} ({m.get(f'{metric}_n')})")
         rows.append(cells)
     return header, rows
 
@@ -126,7 +157,7 @@ def csv_columns(data: ReportData) -> list[str]:
 
 CSV_COLUMNS = [  # the fixed columns; csv_columns() puts one accuracy_<category> column after the sixth
     "system", "n", "n_scored", "accuracy", "accuracy_ci_low", "accuracy_ci_high",
-    "unit_error_rate", "numeric_value_error_rate", "quality", "refusal_rate", "false_refusal_rate",
+    "accuracy_strict", "unit_error_rate", "numeric_value_error_rate", "quality", "refusal_rate", "false_refusal_rate", "degenerate_rate",
     "mean_latency_s", "mean_completion_tokens", "mean_prompt_tokens",
     "retrieval_hit@5", "retrieval_mrr", "difference_vs_baseline", "p_holm_vs_baseline",
 ]  # fmt: skip

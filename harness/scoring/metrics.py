@@ -4,7 +4,9 @@
     python -m harness report RUN_DIR                          # recomputes them and re-renders
 
 Per system (``metrics["per_system"][name]``): ``n``, ``accuracy`` with a 95% bootstrap CI over
-items that have an answer key, ``accuracy_by_category``, ``unit_error_rate`` (numeric items with
+items that have an answer key, ``accuracy_by_category``, ``accuracy_strict`` (numeric answers read
+only after an explicit ``Final answer:``), ``degenerate_rate`` and ``degenerate_by_category``
+(loops, empty text, gibberish, echoes), ``unit_error_rate`` (numeric items with
 the right number but a missing/wrong unit), ``numeric_value_error_rate`` (numeric items with the
 wrong number), ``quality`` (mean key-point coverage), ``refusal_rate`` (all items),
 ``false_refusal_rate`` (refusal probes), mean latency and tokens, and for systems that recorded
@@ -66,6 +68,9 @@ def system_metrics(row: Mapping[str, Any], graded: int, cached: int, categories:
         "accuracy": _value(row, "accuracy"),
         "accuracy_ci": _ci(row, "accuracy"),
         "accuracy_by_category": by_category,
+        "accuracy_strict": _value(row, "accuracy_strict"),
+        "degenerate_rate": _value(row, "degenerate_rate"),
+        "degenerate_by_category": {c: _value(row, f"degenerate_rate_{c}") for c in categories if _count(row, f"degenerate_rate_{c}")},
         "numeric_n": _count(row, "numeric_value_error_rate"),
         **{k: _value(row, k) for k in ("unit_error_rate", "numeric_value_error_rate", "quality")},
         "quality_n": _count(row, "quality"),
@@ -144,7 +149,7 @@ def metrics_from_frame(frame: Any, names: Sequence[str], baseline: str, summary:
     import pandas as pd
 
     from harness.analysis.summary import grade_records, retrieval_inputs, summarize, widen
-    from harness.scoring.calibration import load_calibration
+    from harness.scoring.agreement import load_headline
     from harness.scoring.gradebook import GRADES, grader_id
 
     counts = frame.groupby("system", observed=True).agg(graded=("grader", "count"), cached=("cached", "sum"))
@@ -159,13 +164,8 @@ def metrics_from_frame(frame: Any, names: Sequence[str], baseline: str, summary:
         counted = system_metrics(row, int(counts.loc[name, "graded"]), int(counts.loc[name, "cached"]), categories)
         per_system[name] = {**counted, "retrieval": retrieval.get(name)}
     per_item = outcomes(grade_records(frame))
-    try:
-        calibration_report = load_calibration().report.get("test", {})
-        grading_accuracy = {k: v.get("accuracy") for k, v in calibration_report.items() if isinstance(v, dict)}
-    except Exception:  # a missing calibration already failed grading; keep metrics writable
-        grading_accuracy = {}
     return {
-        "grading": {"grader_version": grader_id(), "file": GRADES, "held_out_accuracy": grading_accuracy},
+        "grading": {"grader_version": grader_id(), "file": GRADES, "agreement": load_headline()},
         "per_system": per_system,
         "comparisons": comparisons(per_item, names, baseline),
         "outcomes": per_item,
