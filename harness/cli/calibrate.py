@@ -3,6 +3,7 @@ against people.
 
 python -m harness calibrate            # refit on the train splits, write calibration.json and agreement.json
 python -m harness calibrate --check    # evaluate the committed calibration only (writes nothing)
+python -m harness calibrate --check --record   # ... and record the held-out figures in data/agreement.json
 python -m harness calibrate --check --split train   # the same on the rows graders may be tuned on
 
 Two yardsticks are printed: the hand-written unit sets the learned graders are fitted on
@@ -28,7 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "harness/scoring/data/*_labels.jsonl, print accuracy on the held-out splits and every grader's "
         "agreement with the labelled real answers (data/real_labels.jsonl).",
     )
-    p.add_argument("--check", action="store_true", help="do not refit; evaluate the committed calibration (writes nothing)")
+    p.add_argument("--check", action="store_true", help="do not refit; evaluate the committed calibration (writes nothing unless --record)")
+    p.add_argument("--record", action="store_true", help="with --check: write the held-out agreement to harness/scoring/data/agreement.json")
     p.add_argument("--output", type=Path, default=None, help="where to write the calibration (default: harness/scoring/data/calibration.json)")
     p.add_argument("--labels", type=Path, default=None, help="labelled real answers (default: harness/scoring/data/real_labels.jsonl)")
     p.add_argument("--split", choices=("held_out", "train"), default="held_out", help="rows of the real answers to measure on (default: held_out)")
@@ -94,7 +96,7 @@ def handle(args: argparse.Namespace) -> int:
     if labels.exists():
         config = GradeConfig.from_benchmark(load_config(DEFAULT_BENCHMARK.parent / "benchmark.toml"), embedder=embedder, calibration=calibration)
         real = agreement(read_real_labels(labels), config, args.split)
-        if not args.check and args.split == "held_out" and args.output is None:
+        if (args.record or not args.check) and args.split == "held_out" and args.labels is None and args.output is None:
             write_agreement(real)
     if args.json:
         print(json.dumps({**report, "real": real}, indent=2))

@@ -116,7 +116,7 @@ def test_calibrate_check_prints_the_held_out_figures(
     monkeypatch.setattr("harness.scoring.embeddings.minilm", lambda: config.get_embedder())
     monkeypatch.setattr("harness.scoring.calibration.load_calibration", lambda *a: config.get_calibration())
     monkeypatch.setattr("harness.scoring.fitting.evaluate", lambda *a, **k: _unit_set_report())
-    args = argparse.Namespace(check=True, output=None, labels=labels_file, split="held_out", json=False)
+    args = argparse.Namespace(check=True, record=False, output=None, labels=labels_file, split="held_out", json=False)
     assert calibrate.handle(args) == 0
     out = capsys.readouterr().out
     assert "labelled real answers (real_labels.jsonl), held_out rows: 7" in out

@@ -40,6 +40,8 @@ def as_stored(metrics: pd.DataFrame, system: str) -> dict[str, Any]:
         "mean_latency_s",
         "mean_completion_tokens",
         "mean_prompt_tokens",
+        "accuracy_strict",
+        "degenerate_rate",
     )
     return {
         "n_scored": _get(rows, "accuracy", "n", 0),
@@ -47,7 +49,10 @@ def as_stored(metrics: pd.DataFrame, system: str) -> dict[str, Any]:
         "accuracy_ci": _ci(rows, "accuracy"),
         "accuracy_by_category": {
             c: {"n": _get(rows, f"accuracy_{c}", "n"), "accuracy": _get(rows, f"accuracy_{c}"), "ci": _ci(rows, f"accuracy_{c}")}
-            for c in (metric.removeprefix("accuracy_") for metric in rows if metric.startswith("accuracy_"))
+            for c in (metric.removeprefix("accuracy_") for metric in rows if metric.startswith("accuracy_") and metric != "accuracy_strict")
+        },
+        "degenerate_by_category": {
+            metric.removeprefix("degenerate_rate_"): _get(rows, metric) for metric in rows if metric.startswith("degenerate_rate_")
         },
         **{key: _get(rows, metric, "n", 0) for key, metric in counts.items()},
         **{metric: _get(rows, metric) for metric in means},
