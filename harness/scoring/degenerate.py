@@ -19,8 +19,8 @@ Kinds, first match wins (edge cases, rows in tests/scoring/test_degenerate.py):
   the text (``LOOP_SHARE``). Numbered list markers are ignored when comparing copies, so
   ``1. Use the passages. 2. Use the passages. 3. ...`` is a loop. A short repeated tail after a real
   answer cuts the evidence but is not degenerate (judged by the bulk of the text).
-* ``echo``: most of the words sit in runs copied verbatim from the prompt (the question, the
-  instructions or the retrieved passages; ``ECHO_SHARE``).
+* ``echo``: most of the words sit in runs copied verbatim from the instructions or the retrieved
+  passages (``ECHO_SHARE``); restating the question is normal and does not count.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ LOOP_COPIES = 4  # a block seen this many times is a loop however the text ends
 GIBBERISH_SHARE = 0.5  # share of visible characters in digit runs or symbol clutter
 ECHO_SHARE = 0.6  # fraction of the words inside copied runs that makes an answer an echo
 ECHO_RUN = 6  # words; a run at least this long shared with the prompt counts as copied
-DIGIT_RUN = re.compile(r"(\d)\1{7,}")  # a digit repeated 8+ times: the tail of a numeric loop
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+|[^\w\s]")
 _LIST_MARKER = re.compile(r"(?m)^\s*(?:\d{1,3}|[a-z])[.)]\s")
 _FILLER = re.compile(
@@ -49,8 +48,8 @@ _FILLER = re.compile(
 class Loop:
     start: int  # character offset where the first copy of the repeating block begins
     first_copy_end: int  # character offset where the first copy ends (evidence stops here)
-    copies: float  # how many copies the tail holds (a cut last copy counts in part)
-    share: float  # characters after the first copy / all characters, 0..1
+    copies: float  # how many times the repeated run occurs
+    share: float  # characters from the end of the first copy on / all characters, 0..1
 
 
 @dataclass(frozen=True)
