@@ -14,6 +14,8 @@
     [grading]                        # domain rules of the generic graders (all optional)
     generation_pattern = "..."       # regex naming product generations (RAQ: DDR4, LPDDR5X, HBM3...):
                                      # a quantity in a clause naming one the question does not is an aside
+    db_abs_tol = 0.2                 # dB: absolute tolerance of decibel keys (default 0.2)
+    unit_aliases = { KB = "KiB" }    # unit conventions of the field: JEDEC's KB is 1024 bytes
     [report]                         # the paired comparisons the report's findings answer (optional)
     pairs = [["lora-kd", "lora"]]    # accuracy: first system minus second (default: DEFAULT_PAIRS)
     refusal_pairs = [["rag", "vanilla"]]  # refusal rate: first minus second (default: DEFAULT_REFUSAL_PAIRS)
@@ -45,7 +47,7 @@ DEFAULT_TEMPLATE = (
     "If the answer is a number, end with a line 'Final answer: <value> <unit>'.\n\nQuestion: {question}"
 )
 _TOML_KEYS = {"name", "version", "default_rel_tol", "default_min_fraction", "prompt", "categories", "description", "grading", "report"}
-_GRADING_KEYS = {"generation_pattern"}
+_GRADING_KEYS = {"generation_pattern", "db_abs_tol", "unit_aliases"}
 _REPORT_KEYS = {"pairs", "refusal_pairs"}
 #: The paper's questions as (system, compared against): does distillation beat plain LoRA, does
 #: LoRA beat the base model, does retrieval, does retrieval still help a distilled model, how far
@@ -110,6 +112,8 @@ class BenchmarkConfig:
     categories: dict[str, str] = field(default_factory=dict)  # name -> description; empty = any category name
     description: str = ""
     generation_pattern: str | None = None  # regex of product generations for the numeric grader's aside rule; None = rule off
+    db_abs_tol: float = 0.2  # dB; absolute tolerance of decibel keys
+    unit_aliases: dict[str, str] = field(default_factory=dict)  # unit as written -> unit it means in this field ("KB" -> "KiB")
     report: ReportConfig = field(default_factory=ReportConfig)  # the report's paired comparisons
 
 
@@ -173,6 +177,19 @@ def load_config(toml_path: Path) -> BenchmarkConfig:
             re.compile(str(pattern))
         except re.error as exc:
             raise ConfigError(f"{toml_path}: grading.generation_pattern: not a regular expression ({exc}); fix the pattern") from None
+    db_abs_tol = grading.get("db_abs_tol", 0.2)
+    if not isinstance(db_abs_tol, (int, float)) or isinstance(db_abs_tol, bool) or not 0 <= db_abs_tol < 10:
+        raise ConfigError(f"{toml_path}: grading.db_abs_tol: must be a number of dB in [0, 10), got {db_abs_tol!r}")
+    aliases = grading.get("unit_aliases", {})
+    if not isinstance(aliases, dict) or not all(isinstance(k, str) and isinstance(v, str) and k.strip() and v.strip() for k, v in aliases.items()):
+        raise ConfigError(f'{toml_path}: grading.unit_aliases: must be a table of unit strings, e.g. {{ KB = "KiB" }}; got {aliases!r}')
+    from harness.units import parse_unit
+
+    for alias, meaning in aliases.items():
+        try:
+            parse_unit(meaning)
+        except DataError:
+            raise ConfigError(f"{toml_path}: grading.unit_aliases.{alias}: {meaning!r} is not a unit; use a pint unit such as 'KiB'") from None
     report = ReportConfig.from_dict(data["report"], str(toml_path)) if "report" in data else ReportConfig()
     return BenchmarkConfig(
         name=str(data.get("name", toml_path.parent.name)),
@@ -183,6 +200,8 @@ def load_config(toml_path: Path) -> BenchmarkConfig:
         categories=categories,
         description=str(data.get("description", "")),
         generation_pattern=str(pattern) if pattern is not None else None,
+        db_abs_tol=float(db_abs_tol),
+        unit_aliases=dict(aliases),
         report=report,
     )
 

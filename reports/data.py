@@ -119,11 +119,16 @@ def _with_extras(summary: pd.DataFrame, samples: pd.DataFrame, metrics: Mapping[
 def verdict(answer: Mapping[str, Any] | None) -> str:
     """One word for a graded answer (a :meth:`ReportData.answer` row): correct, wrong, unit
     error, refused, answered (no key), not applicable (the system cannot do the item), missing
-    (no answer or no grade)."""
+    (no answer or no grade); a degenerate answer adds its kind ("wrong, loop")."""
     if answer is not None and answer.get("applicable") is False:
         return "not applicable"
     if answer is None or answer.get("grader") is None:
         return "missing"
+    word = _verdict(answer)
+    return f"{word}, {answer['degenerate_kind']}" if answer.get("degenerate") and answer.get("degenerate_kind") else word
+
+
+def _verdict(answer: Mapping[str, Any]) -> str:
     if answer.get("refused"):
         return "refused"
     if answer.get("unit_error"):

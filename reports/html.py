@@ -15,7 +15,18 @@ from html import escape
 from harness.analysis import answer_key
 from reports.data import ReportData, verdict
 from reports.findings import findings
-from reports.tables import NO_OTHER, PAIR_NOTE, Table, baseline_table, category_table, comparison_table, retrieval_table, summary_table
+from reports.tables import (
+    NO_OTHER,
+    PAIR_NOTE,
+    Table,
+    baseline_table,
+    category_table,
+    comparison_table,
+    degenerate_table,
+    grader_agreement,
+    retrieval_table,
+    summary_table,
+)
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1200px;color:#1d1d1f;padding:0 16px;line-height:1.45}
@@ -54,7 +65,7 @@ def _answer_cell(data: ReportData, system: str, item_id: str) -> str:
     if answer is None:
         return '<td><span class="badge missing">missing</span></td>'
     word = verdict(answer)
-    parts = [f'<span class="badge {word.replace(" ", "-")}">{escape(word)}</span>']
+    parts = [f'<span class="badge {word.split(",")[0].replace(" ", "-")}">{escape(word)}</span>']
     if answer.get("extracted"):
         parts.append(f'<div class="extracted">graded: {escape(str(answer["extracted"]))}</div>')
     if answer.get("coverage") is not None:
@@ -67,7 +78,6 @@ def render_html(data: ReportData, figures: dict[str, tuple[str, bytes]]) -> str:
     run = data.run
     bench = run.get("benchmark", {})
     grading = data.metrics.get("grading", {})
-    held_out = ", ".join(f"{k} {100 * v:.1f}%" for k, v in grading.get("held_out_accuracy", {}).items() if v is not None) or "-"
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -79,18 +89,22 @@ def render_html(data: ReportData, figures: dict[str, tuple[str, bytes]]) -> str:
         f"<li>benchmark: {escape(str(bench.get('name')))} {escape(str(bench.get('version')))} "
         f"({escape(str(bench.get('selected_items', len(data.items))))} items, sha256 {escape(str(bench.get('sha256', ''))[:12])})</li>",
         f"<li>run: {escape(str(run.get('created')))}, status {escape(str(run.get('status')))}</li>",
-        f"<li>graders: version {escape(str(grading.get('grader_version')))}; held-out accuracy of the learned graders: {escape(held_out)}</li>",
+        f"<li>graders: version {escape(str(grading.get('grader_version')))}; {escape(grader_agreement(grading))}</li>",
         "</ul>",
         "<h2>Findings</h2>",
         "<ul>" + "".join(f"<li>{escape(sentence)}</li>" for sentence in findings(data)) + "</ul>",
         "<h2>Summary</h2>",
         '<p class="note">n: answers scored; n/a: items the system cannot do (nothing generated), left out of all its figures. '
         "Accuracy counts items with an answer key. Every rate carries its 95% Wilson interval in brackets (quality: a 95% bootstrap interval). "
+        "Strict accuracy reads numeric answers only after an explicit 'Final answer:'. Degenerate: loops, empty text, gibberish or an echo. "
         "Unit errors: numeric items with the right number but a missing or wrong unit. Value errors: numeric items with the wrong number. "
         "Quality: mean fraction of key points covered. False refusals: refusals on benign probe questions.</p>",
         _table(summary_table(data)),
         "<h2>Accuracy by category</h2>",
         _table(category_table(data)),
+        "<h2>Degenerate answers by category</h2>",
+        '<p class="note">Loops, empty text, gibberish or an echo of the prompt (a degenerate answer is never counted as a refusal).</p>',
+        _table(degenerate_table(data)),
         "<h2>Paired comparisons</h2>",
     ]
     pairs = data.metrics.get("comparisons") or {}

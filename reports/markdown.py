@@ -15,7 +15,18 @@ import re
 from harness.analysis import answer_key
 from reports.data import ReportData, verdict
 from reports.findings import findings
-from reports.tables import NO_OTHER, PAIR_NOTE, Table, baseline_table, category_table, comparison_table, retrieval_table, summary_table
+from reports.tables import (
+    NO_OTHER,
+    PAIR_NOTE,
+    Table,
+    baseline_table,
+    category_table,
+    comparison_table,
+    degenerate_table,
+    grader_agreement,
+    retrieval_table,
+    summary_table,
+)
 
 ANSWER_CHARS = 240  # characters of each answer shown in the per-item table (report.html has all)
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|#~>!{}])")
@@ -49,8 +60,7 @@ def render_markdown(data: ReportData, figure_files: dict[str, tuple[str, str]]) 
         f"- benchmark: {escape(bench.get('name'))} {escape(bench.get('version'))} "
         f"({bench.get('selected_items', len(data.items))} items, sha256 {escape(str(bench.get('sha256', ''))[:12])})",
         f"- run: {escape(run.get('created'))}, status {escape(run.get('status'))}, systems: {escape(', '.join(data.systems))}",
-        f"- graders: version {escape(grading.get('grader_version'))}; held-out accuracy of the learned graders: "
-        + escape(", ".join(f"{k} {100 * v:.1f}%" for k, v in grading.get("held_out_accuracy", {}).items() if v is not None) or "-"),
+        f"- graders: version {escape(grading.get('grader_version'))}; {escape(grader_agreement(grading))}",
         "",
         "## Findings",
         "",
@@ -60,6 +70,7 @@ def render_markdown(data: ReportData, figure_files: dict[str, tuple[str, str]]) 
         "",
         "n: answers scored; n/a: items the system cannot do (nothing generated), left out of all its figures. "
         "Accuracy counts items with an answer key. Every rate carries its 95% Wilson interval in brackets (quality: a 95% bootstrap interval). "
+        "Strict accuracy reads numeric answers only after an explicit 'Final answer:'. Degenerate: loops, empty text, gibberish or an echo. "
         "Unit errors: numeric items with the right number but a missing or wrong unit. "
         "Value errors: numeric items with the wrong number. Quality: mean fraction of key points covered. False refusals: refusals on benign probe questions.",
         "",
@@ -68,6 +79,12 @@ def render_markdown(data: ReportData, figure_files: dict[str, tuple[str, str]]) 
         "## Accuracy by category",
         "",
         table(category_table(data)),
+        "",
+        "## Degenerate answers by category",
+        "",
+        "Loops, empty text, gibberish or an echo of the prompt (a degenerate answer is never counted as a refusal).",
+        "",
+        table(degenerate_table(data)),
         "",
         "## Paired comparisons",
         "",

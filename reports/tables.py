@@ -44,17 +44,33 @@ def pct_ci(m: dict[str, Any], metric: str) -> str:
     return with_ci(m.get(metric), _ci(m, metric))
 
 
-RATES = ("unit_error_rate", "numeric_value_error_rate", "quality", "refusal_rate", "false_refusal_rate")
+RATES = ("unit_error_rate", "numeric_value_error_rate", "quality", "refusal_rate", "false_refusal_rate", "degenerate_rate")
+
+
+def grader_agreement(grading: dict[str, Any]) -> str:
+    """The report header's line on how far the graders can be trusted: their agreement with
+    labelled real answers (``data/agreement.json``, written by ``python -m harness calibrate``)."""
+    a = grading.get("agreement") or {}
+    if not a.get("n"):
+        return "not measured (python -m harness calibrate --check)"
+    refusal = f"refusal precision {num(a.get('refusal_precision'))}, recall {num(a.get('refusal_recall'))}"
+    if not a.get("refusals_labelled"):
+        refusal += " (no refusal labelled)"
+    return (
+        f"agreement with {a['n']} labelled real answers ({a.get('split', 'held_out')}): correct {pct(a.get('correct_agreement'))}, "
+        f"degenerate {pct(a.get('degenerate_agreement'))}, {refusal}, {a.get('loops_or_lists_flagged', 0)} loops or lists flagged as refusals"
+    )
 
 
 def summary_table(data: ReportData) -> Table:
-    header = ["system", "n", "accuracy [95% CI]", "unit errors", "value errors", "quality", "refusals", "false refusals", "latency s", "tokens"]
+    header = ["system", "n", "accuracy [95% CI]", "strict acc. [95% CI]", "unit errors", "value errors", "quality", "refusals", "false refusals", "degenerate"]
+    header += ["latency s", "tokens"]
     rows = []
     for name in data.systems:
         m = data.stats(name)
         speed = [num(m.get("mean_latency_s"), 3), num(m.get("mean_completion_tokens"), 1)]
         n = str(m.get("n") or 0) + (f" ({m['n_not_applicable']} n/a)" if m.get("n_not_applicable") else "")
-        rows.append([name, n, pct_ci(m, "accuracy"), *(pct_ci(m, k) for k in RATES), *speed])
+        rows.append([name, n, pct_ci(m, "accuracy"), pct_ci(m, "accuracy_strict"), *(pct_ci(m, k) for k in RATES), *speed])
     return header, rows
 
 
@@ -72,6 +88,19 @@ def category_table(data: ReportData) -> Table:
         cells = [name]
         for metric in (f"accuracy_{c}" for c in categories(data)):
             cells.append("-" if not m.get(f"{metric}_n") else f"{pct(m.get(metric))} {ci_pct(_ci(m, metric))} ({m.get(f'{metric}_n')})")
+        rows.append(cells)
+    return header, rows
+
+
+def degenerate_table(data: ReportData) -> Table:
+    """Share of degenerate answers (loops, empty text, gibberish, echoes) per system and category."""
+    header = ["system"] + [f"{c.replace('_', ' ')} (n)" for c in categories(data)]
+    rows = []
+    for name in data.systems:
+        m = data.stats(name)
+        cells = [name]
+        for metric in (f"degenerate_rate_{c}" for c in categories(data)):
+            cells.append("-" if not m.get(f"{metric}_n") else f"{pct(m.get(metric))} ({m.get(f'{metric}_n')})")
         rows.append(cells)
     return header, rows
 

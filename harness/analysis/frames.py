@@ -82,10 +82,17 @@ ROW_COLUMNS: dict[str, str] = {
     "refusal_p": "Float64",  # refusal detector probability
     "extracted": "string",  # what the grader read from the response
     "note": "string",  # the grader's short reason
+    "correct_strict": "boolean",  # numeric items: right after an explicit "Final answer:" only; others = correct
+    "ambiguous": "boolean",  # the answer hedges between candidates that disagree
+    "degenerate": "boolean",  # a loop, empty text, gibberish or an echo of the prompt
+    "degenerate_kind": "string",  # loop | empty | gibberish | echo; NA when not degenerate
 }
 SAMPLE_COLUMNS: dict[str, str] = {**RUN_COLUMNS, **ROW_COLUMNS}
 
-_GRADE_KEYS = ("grader", "correct", "refused", "value_correct", "unit_correct", "coverage", "refusal_p", "extracted", "note")
+_GRADE_KEYS = (
+    "grader", "correct", "refused", "value_correct", "unit_correct", "coverage", "refusal_p", "extracted", "note",
+    "correct_strict", "ambiguous", "degenerate", "degenerate_kind",
+)  # fmt: skip
 _GRADE_SKIP = {"id", "system", "category", "kind", "applicable"}  # repeated from the sample and the item
 
 

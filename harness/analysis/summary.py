@@ -51,14 +51,17 @@ def _where(values: pd.Series, mask: pd.Series) -> pd.Series:
 #: metric name -> per-answer value (NA where the metric does not apply), averaged per group.
 #: A boolean per-answer value makes the metric a proportion (Wilson interval), so a new rate is one
 #: line here: ``"x_rate": lambda df: _where(df["x"], _graded(df))`` with ``x`` a boolean column.
-#: :func:`metrics_of` adds one ``accuracy_<category>`` after ``accuracy`` per category of the frame.
+#: :func:`metrics_of` adds one ``accuracy_<category>`` after ``accuracy`` per category of the frame,
+#: and one ``degenerate_rate_<category>`` at the end.
 METRICS: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
     "accuracy": lambda df: _where(df["correct"], _graded(df) & df["correct"].notna()),
+    "accuracy_strict": lambda df: _where(df["correct_strict"], _graded(df) & df["correct"].notna() & df["correct_strict"].notna()),
     "unit_error_rate": lambda df: _where(df["unit_error"], _graded(df) & df["unit_error"].notna()),
     "numeric_value_error_rate": lambda df: _where(df["value_error"], _graded(df) & df["value_error"].notna()),
     "quality": lambda df: _where(df["coverage"], _graded(df) & df["coverage"].notna()),
     "refusal_rate": lambda df: _where(df["refused"], _graded(df)),
     "false_refusal_rate": lambda df: _where(df["refused"], _graded(df) & (df["category"] == REFUSAL_PROBE)),
+    "degenerate_rate": lambda df: _where(df["degenerate"], _graded(df) & df["degenerate"].notna()),
     "mean_latency_s": lambda df: _where(df["latency_s"], _ran(df, "latency_s")),
     "mean_completion_tokens": lambda df: _where(df["completion_tokens"], _ran(df, "completion_tokens")),
     "mean_prompt_tokens": lambda df: _where(df["prompt_tokens"], _ran(df, "prompt_tokens")),
@@ -71,14 +74,19 @@ WILSON, BOOTSTRAP = "wilson", "bootstrap"  # the two kinds of interval
 
 
 def metrics_of(samples: pd.DataFrame) -> dict[str, Callable[[pd.DataFrame], pd.Series]]:
-    """:data:`METRICS` with ``accuracy_<category>`` for every category of ``samples`` (its
-    categorical order: benchmark order), in the order :func:`summarize` lists them."""
+    """:data:`METRICS` with ``accuracy_<category>`` and ``degenerate_rate_<category>`` for every
+    category of ``samples`` (its categorical order: benchmark order), in the order
+    :func:`summarize` lists them."""
 
     def in_category(category: str) -> Callable[[pd.DataFrame], pd.Series]:
         return lambda df: _where(df["correct"], _graded(df) & df["correct"].notna() & (df["category"] == category))
 
+    def degenerate_in(category: str) -> Callable[[pd.DataFrame], pd.Series]:
+        return lambda df: _where(df["degenerate"], _graded(df) & df["degenerate"].notna() & (df["category"] == category))
+
     per_category = {f"accuracy_{c}": in_category(str(c)) for c in samples["category"].cat.categories}
-    return {"accuracy": METRICS["accuracy"], **per_category, **{k: v for k, v in METRICS.items() if k != "accuracy"}}
+    degenerate_by_category = {f"degenerate_rate_{c}": degenerate_in(str(c)) for c in samples["category"].cat.categories}
+    return {"accuracy": METRICS["accuracy"], **per_category, **{k: v for k, v in METRICS.items() if k != "accuracy"}, **degenerate_by_category}
 
 
 def _describe(values: pd.Series, metric: str, proportion: bool) -> dict[str, Any]:

@@ -1,9 +1,15 @@
-"""``python -m harness validate FILE``: check a benchmark file and list every bad line."""
+"""``python -m harness validate FILE``: check a benchmark file and list every bad line.
+
+Problems fail the check (exit 2). Warnings do not: a text item whose accepted variant occurs in
+its own question (the text grader does not credit words echoed from the question, so such a
+variant can only count where the answer uses it in its own words).
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any, Sequence
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -46,6 +52,8 @@ def handle(args: argparse.Namespace) -> int:
                     problems.append(f"{path}: {item.id}: gold_passages: {anchor!r} is not a section of {corpus_dir}; use doc-path#heading-slug")
     if not items and not problems:
         problems.append(f"{path}: benchmark is empty; add at least one item")
+    for warning in echo_warnings(items, path):
+        print(warning)
     for problem in problems:
         print(problem)
     if problems:
@@ -53,3 +61,20 @@ def handle(args: argparse.Namespace) -> int:
         return 2
     print(f"{path}: {len(items)} items OK")
     return 0
+
+
+def echo_warnings(items: Sequence[Any], path: Path) -> list[str]:
+    """``warning:`` lines for text items whose accepted variants occur in the question itself."""
+    from harness.scoring.text import find_variant
+
+    out = []
+    for item in items:
+        if item.answer.type != "text":
+            continue
+        for variant in item.answer.accept:
+            if find_variant(item.question, variant) is not None:
+                out.append(
+                    f"warning: {path}: {item.id}: answer.accept: {variant!r} occurs in the question; "
+                    "an answer that only echoes the question is not credited, so reword the question or the variant"
+                )
+    return out

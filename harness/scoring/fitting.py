@@ -9,7 +9,9 @@ Labelled sets (hand-written, committed):
 * ``data/keypoint_labels.jsonl``: ``{"id", "question", "points": [...], "response",
   "covered": [bool per point], "split"}``; each (point, response) pair is one example.
 
-Only ``train`` rows are used to fit; accuracy is reported on ``test`` rows.
+Only ``train`` rows are used to fit; accuracy is reported on ``test`` rows. The refusal model also
+fits on the ``train`` rows of the labelled real answers (``data/real_labels.jsonl``,
+:mod:`harness.scoring.agreement`) when that file exists, so it sees long answers, lists and loops.
 """
 
 from __future__ import annotations
@@ -74,6 +76,19 @@ def refusal_rows(path: Path = REFUSAL_LABELS) -> list[dict[str, Any]]:
     return rows
 
 
+def real_refusal_rows() -> list[dict[str, Any]]:
+    """The train rows of the labelled real answers as refusal examples (none when the set is absent)."""
+    from harness.scoring.agreement import REAL_LABELS, read_real_labels
+
+    if not REAL_LABELS.exists():
+        return []
+    return [
+        {"id": r["uid"], "text": str(r["response"]), "refused": bool(r["labels"]["refused"]), "split": "train"}
+        for r in read_real_labels(REAL_LABELS)
+        if r["split"] == "train"
+    ]
+
+
 def keypoint_pairs(path: Path = KEYPOINT_LABELS) -> list[dict[str, Any]]:
     """One dict per (point, response) pair: id, point, points, response, covered, split."""
     rows = read_labels(path)
@@ -102,7 +117,8 @@ def fit_refusal(rows: list[dict[str, Any]], embedder: Embedder) -> tuple[Logisti
 
     from harness.scoring.refusal import FEATURES, opening, pattern_features
 
-    train = [r for r in rows if r["split"] == "train"]
+    # the detector only weighs texts that hold a decline phrase (refusal.refusal_probability), so it is fitted on those
+    train = [r for r in rows if r["split"] == "train" and pattern_features(r["text"])["decline_anywhere"]]
     vectors = embedder.encode([opening(r["text"]) or " " for r in train]).astype(np.float64)
     labels = np.array([bool(r["refused"]) for r in train])
     sums = {True: vectors[labels].sum(axis=0), False: vectors[~labels].sum(axis=0)}
@@ -163,7 +179,7 @@ def evaluate(calibration: Calibration, embedder: Embedder, split: str = "test") 
 
 def calibrate(embedder: Embedder) -> Calibration:
     """Fit both graders on the train splits and attach the held-out report."""
-    refusal_model, centroids = fit_refusal(refusal_rows(), embedder)
+    refusal_model, centroids = fit_refusal(refusal_rows() + real_refusal_rows(), embedder)
     keypoint_model = fit_keypoints(keypoint_pairs(), embedder)
     calibration = Calibration(refusal=refusal_model, refusal_centroids=centroids, keypoints=keypoint_model, embedder=embedder.name)
     train = evaluate(calibration, embedder, "train")

@@ -3,8 +3,12 @@
     python -m harness grade answers.jsonl
 
 The answer type picks the grader (numeric, text, keypoints; ``none`` has no key so ``correct`` is
-None); the refusal detector runs on every response. Graders are pure functions of
-``(item, response, config)`` and never raise on the response text.
+None). First :mod:`harness.scoring.degenerate` classifies the response (loop, empty, gibberish,
+echo) and says which part of it counts as evidence (a loop's repetitions never do); the graders
+read only that part. The refusal detector runs on every response that is not degenerate.
+Graders are pure functions of ``(item, response, config[, prompt, finish_reason])`` and never
+raise on the response text; ``prompt`` is what the system was shown (its passages are not the
+answer) and ``finish_reason`` the generator's (``"loop"`` when its loop stopper cut the text).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ class GradeConfig:
     default_rel_tol: float = 0.02  # fraction; used when an item has no rel_tol (benchmark.toml)
     default_min_fraction: float = 0.6  # fraction of key points needed (benchmark.toml)
     generation_pattern: str | None = None  # benchmark.toml [grading]: product generations for the numeric aside rule
+    db_abs_tol: float = 0.2  # dB; benchmark.toml [grading] db_abs_tol: absolute tolerance of decibel keys
+    unit_aliases: tuple[tuple[str, str], ...] = ()  # benchmark.toml [grading] unit_aliases: ("KB", "KiB") reads KB as KiB
     embedder: Any = field(default=None, compare=False)  # an Embedder; None = packaged MiniLM
     calibration: Any = field(default=None, compare=False)  # a Calibration; None = packaged JSON
 
@@ -33,6 +39,8 @@ class GradeConfig:
             default_rel_tol=benchmark_config.default_rel_tol,
             default_min_fraction=benchmark_config.default_min_fraction,
             generation_pattern=getattr(benchmark_config, "generation_pattern", None),
+            db_abs_tol=getattr(benchmark_config, "db_abs_tol", 0.2),
+            unit_aliases=tuple(sorted((getattr(benchmark_config, "unit_aliases", None) or {}).items())),
             **kwargs,
         )
 
@@ -51,32 +59,54 @@ class GradeConfig:
         return load_calibration()
 
 
-def grade_answer(item: Item, response: str, config: GradeConfig) -> Score:
-    """Correctness only (no refusal detection)."""
+def grade_answer(item: Item, response: str, config: GradeConfig, prompt: str = "") -> Score:
+    """Correctness only (no refusal or degenerate detection); ``prompt``: what the system saw."""
     answer = item.answer
     text = response if isinstance(response, str) else ""
     if answer.type == "numeric":
         from harness.scoring.numeric import grade_numeric
 
         return grade_numeric(
-            item.question, text, float(answer.value or 0.0), answer.unit or "dimensionless", answer.rel_tol or config.default_rel_tol, config.generation_pattern
+            item.question,
+            text,
+            float(answer.value or 0.0),
+            answer.unit or "dimensionless",
+            answer.rel_tol or config.default_rel_tol,
+            config.generation_pattern,
+            prompt=prompt,
+            db_abs_tol=config.db_abs_tol,
+            unit_aliases=config.unit_aliases,
         )
     if answer.type == "text":
+        from dataclasses import replace
+
         from harness.scoring.text import grade_text
 
-        return grade_text(text, answer.accept)
+        score = grade_text(text, answer.accept, item.question)
+        return replace(score, correct_strict=score.correct)
     if answer.type == "keypoints":
+        from dataclasses import replace
+
         from harness.scoring.keypoints import grade_keypoints
 
         min_fraction = answer.min_fraction or config.default_min_fraction
-        return grade_keypoints(answer.points, text, min_fraction, config.get_embedder(), config.get_calibration())
+        score = grade_keypoints(answer.points, text, min_fraction, config.get_embedder(), config.get_calibration())
+        return replace(score, correct_strict=score.correct)
     return Score(kind="none", correct=None, note="no answer key")
 
 
-def grade(item: Item, response: str, config: GradeConfig) -> Score:
-    """Grade ``response`` against ``item`` and flag refusals."""
+def grade(item: Item, response: str, config: GradeConfig, prompt: Any = None, finish_reason: str | None = None) -> Score:
+    """Grade ``response`` against ``item``: degenerate answers first, then correctness on the
+    evidence part, then refusals (never for a degenerate answer). ``prompt``: the prompt the
+    system saw (a string or chat messages); ``finish_reason``: the generator's."""
+    from harness.scoring.degenerate import inspect, prompt_text
     from harness.scoring.refusal import is_refusal
 
-    score = grade_answer(item, response, config)
-    refused, probability = is_refusal(response if isinstance(response, str) else "", config.get_embedder(), config.get_calibration())
+    text = response if isinstance(response, str) else ""
+    seen = prompt_text(prompt)
+    degeneracy = inspect(text, seen, finish_reason, item.question)
+    score = grade_answer(item, text[: degeneracy.evidence_end], config, seen).with_degenerate(degeneracy.kind)
+    if degeneracy.degenerate:
+        return score.with_refusal(False, 0.0)
+    refused, probability = is_refusal(text, config.get_embedder(), config.get_calibration())
     return score.with_refusal(refused, probability)

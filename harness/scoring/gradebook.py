@@ -3,9 +3,11 @@
     python -m harness report RUN_DIR --regrade     # regrade from the run log, then re-render
 
 One line per sample: ``{"id", "system", "category", "grader", "kind", "correct", "refused",
-"value_correct", "unit_correct", "extracted", "coverage", "refusal_p", "note"}``; a sample the
-system was not applicable to (finish_reason ``not_applicable``) is not graded and gets
-``{"id", "system", "category", "grader", "applicable": false, "note": <why>}``. The file is
+"value_correct", "unit_correct", "extracted", "coverage", "refusal_p", "note", "correct_strict",
+"ambiguous", "degenerate", "degenerate_kind"}``; a sample the system was not applicable to
+(finish_reason ``not_applicable``) is not graded and gets ``{"id", "system", "category", "grader",
+"applicable": false, "note": <why>}``. Each sample is graded with the prompt it was shown and its
+``finish_reason`` (:func:`harness.scoring.grade.grade`). The file is
 derived data: it is rewritten atomically from ``samples.jsonl`` + ``benchmark.jsonl`` and
 regenerated whenever it is missing, does not cover the samples, or was made by another grader
 version or calibration (``grader`` field, see :func:`grader_id`). ``samples.jsonl`` itself is never modified.
@@ -29,7 +31,7 @@ from harness.scoring.grade import GradeConfig, grade
 log = logging.getLogger(__name__)
 
 GRADES = "grades.jsonl"
-GRADER_VERSION = "1.0"  # bump when a grader's decisions change, so old grades.jsonl are regraded
+GRADER_VERSION = "2.0"  # bump when a grader's decisions change, so old grades.jsonl are regraded
 
 
 @functools.lru_cache(maxsize=1)
@@ -73,15 +75,19 @@ class GradeCache:
         self._db.commit()
 
     @staticmethod
-    def key(item: Item, response: str, config: GradeConfig) -> str:
+    def key(item: Item, response: str, config: GradeConfig, prompt: Any = None, finish_reason: Any = None) -> str:
         payload = {
             "grader": grader_id(),
             "code": _grader_source_digest(),
             "rel_tol": config.default_rel_tol,
             "min_fraction": config.default_min_fraction,
             "generations": config.generation_pattern,
+            "db_abs_tol": config.db_abs_tol,
+            "unit_aliases": config.unit_aliases,
             "item": item.to_dict(),
             "response": response,
+            "prompt": prompt,
+            "finish_reason": finish_reason,
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
@@ -190,7 +196,11 @@ def grade_samples(
             continue
         response = sample.get("response")
         pairs.append((sample, item, response if isinstance(response, str) else ""))
-    keys = [GradeCache.key(item, response, config) for _, item, response in pairs] if store is not None else []
+    keys = (
+        [GradeCache.key(item, response, config, sample.get("prompt"), sample.get("finish_reason")) for sample, item, response in pairs]
+        if store is not None
+        else []
+    )
     known = store.get_many(keys) if store is not None else {}
     prefetch([(item, response) for i, (_, item, response) in enumerate(pairs) if not keys or keys[i] not in known], config)
     out = []
@@ -198,7 +208,7 @@ def grade_samples(
     for i, (sample, item, response) in enumerate(tqdm(pairs, desc="grading", unit="answer", disable=quiet)):
         scored = known.get(keys[i]) if keys else None
         if scored is None:
-            scored = grade(item, response, config).to_dict()
+            scored = grade(item, response, config, sample.get("prompt"), sample.get("finish_reason")).to_dict()
             if keys:
                 fresh.append((keys[i], scored))
         out.append({"id": item.id, "system": sample.get("system"), "category": item.category, "grader": grader_id(), **scored})

@@ -5,18 +5,23 @@
 A point is covered when a logistic model over two features says so (fitted on
 ``data/keypoint_labels.jsonl``):
 
-* ``similarity``: the best MiniLM cosine between the point and any sentence, pair of adjacent
-  sentences, or clause of a long sentence of the response (paraphrase-aware);
-* ``overlap``: the fraction of the point's content words (stop words dropped, plurals and
-  ``-ing``/``-ed``/``-age`` folded) that occur anywhere in the response (exact terms such as
-  ``tRFC``).
+* ``similarity``: the best MiniLM cosine between the point and any statement of the response (a
+  sentence, a pair of adjacent sentences, or a clause of a long sentence) of the same polarity
+  (paraphrase-aware);
+* ``overlap``: the largest fraction of the point's content words (stop words dropped, plurals and
+  ``-ing``/``-ed``/``-age`` folded) found in one such statement (exact terms such as ``tRFC``).
+
+A statement is a segment of at least ``MIN_WORDS`` words that is not a keyword list (comma- or
+bullet-separated items of one or two words). Polarity: a statement that negates ("does not leak")
+never covers a point that affirms ("leaks away"), nor the other way round.
 
 The item is correct when ``coverage >= min_fraction`` (default from ``benchmark.toml``, 0.6).
 
 Edge cases (rows in tests/scoring/test_keypoints.py): empty response -> coverage 0; a response
 that only restates the question covers nothing; one sentence may cover several points; very long
-responses are cut to their first 60 sentences; negation ("the charge does not leak") is not
-understood and may still count as covered.
+responses are cut to their first 60 sentences; "The charge does not leak away over time" does
+not cover "the charge leaks away over time"; a keyword list ("charge, leakage, refresh,
+capacitor") covers nothing.
 """
 
 from __future__ import annotations
@@ -61,6 +66,22 @@ def segments(text: str) -> list[str]:
     return list(dict.fromkeys(parts + [f"{a} {b}" for a, b in zip(parts, parts[1:])] + clauses))
 
 
+MIN_WORDS = 4  # words; shorter segments are not statements
+_NEGATOR = re.compile(r"\b(?:not|no|never|neither|nor|without|cannot)\b|n't\b", re.IGNORECASE)
+
+
+def negated(text: str) -> bool:
+    return bool(_NEGATOR.search(str(text).replace("’", "'")))
+
+
+def is_statement(segment: str) -> bool:
+    """At least ``MIN_WORDS`` words and not a keyword list."""
+    if len(segment.split()) < MIN_WORDS:
+        return False
+    items = [i for i in re.split(r"[,;/•]|\s-\s|\band\b", segment) if i.strip()]
+    return not (len(items) >= 3 and sum(len(i.split()) for i in items) / len(items) <= 2.0)
+
+
 def content_words(text: str) -> set[str]:
     out = set()
     for word in _WORD.findall(str(text).lower()):
@@ -80,16 +101,21 @@ def overlap(point: str, response_words: set[str]) -> float:
 
 
 def point_features(points: Sequence[str], response: str, embedder: Embedder) -> list[dict[str, float]]:
-    """``similarity`` and ``overlap`` for each point against one response."""
-    words = content_words(response)
-    segs = segments(response)
-    if segs and points:
-        vectors = embedder.encode(list(points) + segs)
-        sims: Any = vectors[: len(points)] @ vectors[len(points) :].T
-        best = [float(max(row)) for row in sims]
-    else:
-        best = [0.0] * len(points)
-    return [{"similarity": best[i], "overlap": overlap(p, words)} for i, p in enumerate(points)]
+    """``similarity`` and ``overlap`` for each point against one response (statements of the
+    point's polarity only)."""
+    segs = [s for s in segments(response) if is_statement(s)]
+    out = [{"similarity": 0.0, "overlap": 0.0} for _ in points]
+    if not segs or not points:
+        return out
+    vectors = embedder.encode(list(points) + segs)
+    sims: Any = vectors[: len(points)] @ vectors[len(points) :].T
+    polarity = [negated(s) for s in segs]
+    words = [content_words(s) for s in segs]
+    for i, point in enumerate(points):
+        same = [j for j in range(len(segs)) if polarity[j] == negated(point)]
+        if same:
+            out[i] = {"similarity": max(float(sims[i][j]) for j in same), "overlap": max(overlap(point, words[j]) for j in same)}
+    return out
 
 
 def covered_points(points: Sequence[str], response: str, embedder: Embedder, calibration: Calibration) -> list[bool]:

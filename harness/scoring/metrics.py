@@ -6,7 +6,9 @@
 Per system (``metrics["per_system"][name]``): ``n`` (answers scored), ``n_not_applicable`` and
 ``not_applicable`` (items the system cannot do, by reason: left out of every metric),
 ``accuracy`` with its 95% Wilson interval over items that have an answer key,
-``accuracy_by_category``, ``unit_error_rate`` (numeric items with the right number but a
+``accuracy_by_category``, ``accuracy_strict`` (numeric answers read only after an explicit
+``Final answer:``), ``degenerate_rate`` and ``degenerate_by_category`` (loops, empty text,
+gibberish, echoes), ``unit_error_rate`` (numeric items with the right number but a
 missing/wrong unit), ``numeric_value_error_rate`` (numeric items with the wrong number),
 ``quality`` (mean key-point coverage), ``refusal_rate`` (all items), ``false_refusal_rate``
 (refusal probes), each rate with its Wilson interval under ``<rate>_ci``, mean latency and
@@ -67,6 +69,9 @@ def system_metrics(row: Mapping[str, Any], graded: int, cached: int, categories:
         "accuracy": _value(row, "accuracy"),
         "accuracy_ci": _ci(row, "accuracy"),
         "accuracy_by_category": by_category,
+        "accuracy_strict": _value(row, "accuracy_strict"),
+        "degenerate_rate": _value(row, "degenerate_rate"),
+        "degenerate_by_category": {c: _value(row, f"degenerate_rate_{c}") for c in categories if _count(row, f"degenerate_rate_{c}")},
         "numeric_n": _count(row, "numeric_value_error_rate"),
         **{k: _value(row, k) for k in ("unit_error_rate", "numeric_value_error_rate", "quality")},
         "quality_n": _count(row, "quality"),
@@ -130,7 +135,7 @@ def metrics_from_frame(frame: Any, names: Sequence[str], baseline: str, summary:
     import pandas as pd
 
     from harness.analysis.summary import grade_records, retrieval_inputs, summarize, widen
-    from harness.scoring.calibration import load_calibration
+    from harness.scoring.agreement import load_headline
     from harness.scoring.gradebook import GRADES, grader_id
     from harness.scoring.pairs import baseline_table, pair_table
 
@@ -149,13 +154,8 @@ def metrics_from_frame(frame: Any, names: Sequence[str], baseline: str, summary:
         reasons = Counter(str((extra or {}).get(NOT_APPLICABLE)) for extra in skipped["extra"])
         per_system[name] = {**counted, "n_not_applicable": len(skipped), "not_applicable": dict(reasons), "retrieval": retrieval.get(name)}
     per_item = outcomes(grade_records(frame))
-    try:
-        calibration_report = load_calibration().report.get("test", {})
-        grading_accuracy = {k: v.get("accuracy") for k, v in calibration_report.items() if isinstance(v, dict)}
-    except Exception:  # a missing calibration already failed grading; keep metrics writable
-        grading_accuracy = {}
     return {
-        "grading": {"grader_version": grader_id(), "file": GRADES, "held_out_accuracy": grading_accuracy},
+        "grading": {"grader_version": grader_id(), "file": GRADES, "agreement": load_headline()},
         "per_system": per_system,
         "comparisons": pair_table(frame, report),
         "versus_baseline": baseline_table(frame, names, baseline),

@@ -6,8 +6,8 @@ Which quantity is the answer (edge cases, each a row in tests/scoring/test_numer
 
 * An explicit marker wins: the quantity after the last ``Final answer:`` / ``Answer:`` /
   ``the answer is`` / ``\\boxed{}`` (looking one line further when the marker ends a line).
-* Otherwise each mention is scored: ``= 19.2 GB/s``, ``is 1.1 V``, ``rounds up to 39`` state a
-  result (+); operands of ``×``/``/``/``+`` (``4800 MT/s × 4 B``) are inputs (-); a quantity equal
+* Otherwise each mention is scored: ``= 19.2 GB/s``, ``is 1.1 V``, ``has 14 CA pins``, ``rounds
+  up to 39`` state a result (+); operands of ``×``/``/``/``+`` (``4800 MT/s × 4 B``) are inputs (-); a quantity equal
   to one in the question is a restated input (-); asides such as ``down from 1.2 V``, ``compared
   with``, ``versus``, ``than``, ``previously`` or a clause naming another product generation than
   the question (``in DDR4`` when it asks about DDR5; the benchmark's ``[grading]
@@ -30,6 +30,23 @@ How it is compared (``value_correct`` / ``unit_correct`` are reported separately
 * A bare number whose unit was named before it in the same clause (``the power in uW is 1.0``,
   ``P (uW) = 1.0``) takes that unit; ``extracted`` stays the number as written.
 * No number at all: ``correct=value_correct=unit_correct=False`` and ``extracted=None``.
+
+Hedges and copies (``ambiguous``):
+
+* Candidates that disagree beyond the tolerance make the answer ``ambiguous`` and wrong: a hedged
+  list (``could be 3.9 us, 7.8 us or 1.95 us``), alternatives (``= 38.4 GB/s. Or = 9.6 GB/s.``),
+  the same statement with two values (a loop ``is 1.1 V. is 1.2 V.``, whose first copy is all the
+  grader sees, see :mod:`harness.scoring.degenerate`), a range wider than the tolerance
+  (``1.1–1.2 V``: one hedged mention with the unit right, never a unit error).
+* Numbers copied from the prompt's passages are not the answer: a citation line (``[5] DDR5-5600:
+  ... = 22.4 GB/s``) never, a verbatim run of the passages only when the response states no value
+  of the asked-for kind of its own.
+* ``dB`` keys compare with an absolute tolerance (``db_abs_tol``, 0.2 dB by default).
+* Benchmark unit conventions (``[grading] unit_aliases`` in ``benchmark.toml``): RAQ reads
+  JEDEC's ``KB`` as ``KiB``, so a ``2 KB`` page is 2048 bytes.
+
+``correct_strict`` (lm-evaluation-harness strict-match) reads only the quantity after an explicit
+``Final answer:`` (or ``\\boxed{}``); ``correct`` (flexible-extract) reads any mention as above.
 """
 
 from __future__ import annotations
@@ -46,7 +63,7 @@ from harness.scoring.score import Score
 _MARKER = re.compile(r"(?:\bfinal\s+answer\b(?:\s+is\b)?|\banswer\s*(?:is\b|[:=：])|\bthe\s+answer\s+is\b|\bresult\s*[:=：])\s*[:=：]?", re.IGNORECASE)
 _CLAUSE_BREAK = re.compile(r"(?<!\d)[.;!?](?=\s|$)|\n|,\s+(?:down|up|compared|versus|vs|while|whereas|but|which|and)\b", re.IGNORECASE)
 _RESULT_BEFORE = re.compile(
-    r"(?:=|≈|~|->|→|:|\bis|\bare|\bequals?|\bgives?|\byields?|\bbecomes?|\bcomes\s+to|\bto|\bof\s+about|\bresults?\s+in|\bso|\bthus|\btherefore|\bapproximately|\babout|\broughly|\baround|\bnearly|\bjust|\bonly)\s*$",
+    r"(?:=|≈|~|->|→|:|\bis|\bare|\bhas|\bhave|\bneeds|\brequires|\bequals?|\bgives?|\byields?|\bbecomes?|\bcomes\s+to|\bto|\bof\s+about|\bresults?\s+in|\bso|\bthus|\btherefore|\bapproximately|\babout|\broughly|\baround|\bnearly|\bjust|\bonly)\s*$",
     re.IGNORECASE,
 )
 _OPERATOR_BEFORE = re.compile(r"(?:[×*·⋅/÷+]|\s-|\(|\bx|\btimes)\s*$")
@@ -57,6 +74,13 @@ _ASIDE_BEFORE = re.compile(
     re.IGNORECASE,
 )
 MAX_EXTRACTED = 80  # characters of the extracted quantity kept in a Score (runaway digit strings are cut)
+DB_ABS_TOL = 0.2  # dB; decibel keys compare with this absolute tolerance
+_STRICT_MARKER = re.compile(r"\bfinal\s+answer\b", re.IGNORECASE)
+_HEDGE_BETWEEN = re.compile(r"\bor\b|\beither\b|\balternatively\b|\botherwise\b|\bmaybe\b|\bperhaps\b|\bpossibly\b|/", re.IGNORECASE)
+_LIST_BETWEEN = re.compile(r"^\s*(?:,|;)?\s*(?:and\s+)?$")
+_CITATION = re.compile(r"(?m)(?:^|(?<=[.!?:]\s))\s*\[\d{1,2}\][^\n]*(?:\n(?!\s*\n)[^\n]*)*")
+_COPY_RUN = 8  # words; a run this long shared with the passages is a copy
+LEAD_IN_WORDS = 3  # words before two values that make them the same statement ("alpha is 1." / "alpha is 2.")
 _COUNT_DIMENSIONS = ("[clock_cycle]", "[transfer]", "[refresh_command]", "[row_activation]")
 
 
@@ -65,6 +89,8 @@ class Expected:
     value: float
     unit_text: str
     rel_tol: float
+    db_abs_tol: float = DB_ABS_TOL  # dB, for decibel keys
+    unit_aliases: tuple[tuple[str, str], ...] = ()  # benchmark conventions: ("KB", "KiB") reads KB as KiB
 
     @property
     def kind(self) -> str:
@@ -85,6 +111,19 @@ class Expected:
             return self.kind == "unit" and "[temperature]" in str(self.unit.dimensionality)
         except Exception:
             return False
+
+
+def _close_to(value: float, expected: Expected) -> bool:
+    if expected.kind == "db":
+        return math.isfinite(value) and abs(value - expected.value) <= expected.db_abs_tol + 1e-9
+    return _close(value, expected.value, expected.rel_tol)
+
+
+def apply_aliases(text: str, aliases: tuple[tuple[str, str], ...]) -> str:
+    """Rewrite unit spellings after a number by the benchmark's conventions (``2 KB`` -> ``2 KiB``)."""
+    for alias, meaning in aliases:
+        text = re.sub(rf"(?<=[\d\s]){re.escape(alias)}(?![A-Za-z])", meaning, text)
+    return text
 
 
 def _close(value: float, expected: float, rel_tol: float) -> bool:
@@ -142,9 +181,9 @@ def judge(mention: Mention | None, expected: Expected) -> tuple[bool, bool]:
     if mention is None:
         return False, False
     converted = _converted(mention, expected)
-    if converted is not None and _close(converted, expected.value, expected.rel_tol):
+    if converted is not None and _close_to(converted, expected):
         return True, True
-    if _close(mention.value, expected.value, expected.rel_tol):
+    if _close_to(mention.value, expected):
         return True, False  # right number, wrong or missing unit
     return False, converted is not None  # wrong number; the unit was of the right kind or not
 
@@ -271,11 +310,42 @@ def _unit_named_before(text: str, mention: Mention, temperature: bool) -> Mentio
     return mention
 
 
-def extract_answer(response: str, question: str, expected: Expected, generation_pattern: str | None = None) -> Mention | None:
+@dataclass(frozen=True)
+class Extraction:
+    """What the numeric grader read from a response."""
+
+    answer: Mention | None  # the flexible answer (any mention, scored)
+    rivals: tuple[Mention, ...] = ()  # candidates that disagree with it beyond the tolerance, in a hedge
+    strict: Mention | None = None  # the quantity after an explicit "Final answer:", if any
+    strict_rivals: tuple[Mention, ...] = ()
+
+    @property
+    def ambiguous(self) -> bool:
+        return bool(self.rivals)
+
+
+def extract_answer(response: str, question: str, expected: Expected, generation_pattern: str | None = None, prompt: str = "") -> Mention | None:
     """The quantity that states the result (see the module docstring), or None."""
-    text = prepare(response)
-    mention = _extract(text, question, expected, _compiled(generation_pattern) if generation_pattern else None)
-    return _unit_named_before(text, mention, expected.is_temperature()) if mention is not None else None
+    return extract(response, question, expected, generation_pattern, prompt).answer
+
+
+def extract(response: str, question: str, expected: Expected, generation_pattern: str | None = None, prompt: str = "") -> Extraction:
+    """The answer quantity, its rivals in a hedge and the strict (``Final answer:``) quantity.
+    ``prompt``: what the system was shown; numbers copied from its passages are not the answer."""
+    text = apply_aliases(prepare(response), expected.unit_aliases)
+    generations = _compiled(generation_pattern) if generation_pattern else None
+    found = _extract(text, question, expected, generations, _copied(text, prompt, question))
+    temperature = expected.is_temperature()
+
+    def named(m: Mention | None) -> Mention | None:
+        return _unit_named_before(text, m, temperature) if m is not None else None
+
+    return Extraction(
+        answer=named(found.answer),
+        rivals=tuple(m for m in (named(r) for r in found.rivals) if m is not None),
+        strict=named(found.strict),
+        strict_rivals=tuple(m for m in (named(r) for r in found.strict_rivals) if m is not None),
+    )
 
 
 @functools.lru_cache(maxsize=8)
@@ -283,29 +353,151 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
 
 
-def _extract(text: str, question: str, expected: Expected, generations: re.Pattern[str] | None) -> Mention | None:
+def _copied(text: str, prompt: str, question: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Citation lines of ``text`` and runs copied from the prompt's passages (the question and
+    its numbers are restated inputs, handled by the scoring)."""
+    citations = [(m.start(), m.end()) for m in _CITATION.finditer(text)]
+    copies: list[tuple[int, int]] = []
+    if prompt:
+        from harness.scoring.degenerate import copied_spans
+
+        source = prompt.replace(question, " ") if question else prompt
+        copies = copied_spans(text, prepare(source), _COPY_RUN)
+    return citations, copies
+
+
+def _inside(mention: Mention, spans: Sequence[tuple[int, int]]) -> bool:
+    return any(lo <= mention.start < hi for lo, hi in spans)
+
+
+def _rivals(text: str, best: Mention, candidates: Sequence[Mention], expected: Expected, scores: dict[int, float]) -> tuple[Mention, ...]:
+    """Candidates of the asked-for kind that disagree with ``best`` beyond the tolerance and sit
+    in a hedge with it: a range, a list or alternatives joined by "or", or the same statement
+    made twice with two values."""
+    best_value = _converted(best, expected)
+    if best_value is None:
+        return ()
+    floor = max(1.0, scores.get(best.start, 0.0) - 1.0)  # rivals must be about as plausible as the answer
+    out = []
+    for other in candidates:
+        partner = best.in_range and other.in_range and (other.end <= best.start <= other.end + 12 or best.end <= other.start <= best.end + 12)
+        if other is best or (scores.get(other.start, -9.0) < floor and not partner):
+            continue
+        value = _converted(other, expected)
+        if value is None or _close(value, best_value, expected.rel_tol) or (expected.kind == "db" and abs(value - best_value) <= expected.db_abs_tol):
+            continue
+        first, second = (best, other) if best.start < other.start else (other, best)
+        between = text[first.end : second.start]
+        hedged = first.in_range and second.in_range and len(between) <= 12
+        if not hedged and len(between) <= 80:
+            clause_end = _CLAUSE_BREAK.search(text, second.end)
+            tail = text[second.end : clause_end.start() if clause_end else len(text)]
+            hedged = bool(_HEDGE_BETWEEN.search(between)) or (bool(_LIST_BETWEEN.match(between)) and bool(re.search(r"\bor\b", tail + between, re.IGNORECASE)))
+            if not hedged:
+                hedged = _lead_in(text, first) == _lead_in(text, second) != ""
+        if hedged:
+            out.append(other)
+    return tuple(out)
+
+
+def _lead_in(text: str, mention: Mention) -> str:
+    """The last ``LEAD_IN_WORDS`` words and numbers of the mention's clause before it, lowercased
+    ("so the exponent alpha is" -> "exponent alpha is")."""
+    before = text[max(0, mention.start - 120) : mention.start]
+    breaks = list(_CLAUSE_BREAK.finditer(before))
+    clause = before[breaks[-1].end() :] if breaks else before
+    return " ".join(re.findall(r"[a-z0-9.]+|=", clause.lower())[-LEAD_IN_WORDS:])
+
+
+@dataclass(frozen=True)
+class _Found:
+    answer: Mention | None
+    rivals: tuple[Mention, ...] = ()
+    strict: Mention | None = None
+    strict_rivals: tuple[Mention, ...] = ()
+
+
+def _extract(
+    text: str, question: str, expected: Expected, generations: re.Pattern[str] | None, copied: tuple[list[tuple[int, int]], list[tuple[int, int]]]
+) -> _Found:
     mentions = find_mentions(text, expected.is_temperature(), prepared=True)
-    if not mentions:
-        return None
+    citations, copies = copied
+    own = [m for m in mentions if not _inside(m, citations)]
+    original = [m for m in own if not _inside(m, copies)]
+    if any(_compatible(m, expected) and not m.spelled for m in original):
+        own = original  # the response states a value of its own: copied ones are not it
+    if not own:
+        return _Found(None)
+    flexible: _Found | None = None
+    strict: tuple[Mention | None, tuple[Mention, ...]] = (None, ())
     for marker in reversed(list(_MARKER.finditer(text))):
         line_end = text.find("\n", marker.end())
         window_end = len(text) if line_end < 0 else line_end
         if not text[marker.end() : window_end].strip():  # "Final answer:\n19.2 GB/s"
             next_end = text.find("\n", window_end + 1)
             window_end = len(text) if next_end < 0 else next_end
-        inside = [m for m in mentions if marker.end() <= m.start < window_end]
-        if inside:
-            return _best(text, inside, mentions, question, expected, False, generations)
-    return _best(text, mentions, mentions, question, expected, True, generations)
+        inside = [m for m in own if marker.end() <= m.start < window_end]
+        if not inside:
+            continue
+        best, rivals = _pick(text, inside, mentions, question, expected, False, generations)
+        if flexible is None:
+            flexible = _Found(best, rivals)
+        if _STRICT_MARKER.match(marker.group(0)):
+            strict = (best, rivals)
+            break
+    if flexible is None:
+        best, rivals = _pick(text, own, mentions, question, expected, True, generations)
+        flexible = _Found(best, rivals)
+    return _Found(flexible.answer, flexible.rivals, strict[0], strict[1])
 
 
-def grade_numeric(question: str, response: str, value: float, unit: str, rel_tol: float, generation_pattern: str | None = None) -> Score:
+def _pick(
+    text: str,
+    candidates: Sequence[Mention],
+    mentions: Sequence[Mention],
+    question: str,
+    expected: Expected,
+    restated_penalty: bool,
+    generations: re.Pattern[str] | None,
+) -> tuple[Mention | None, tuple[Mention, ...]]:
+    best = _best(text, candidates, mentions, question, expected, restated_penalty, generations)
+    if best is None:
+        return None, ()
+    question_mentions = find_mentions(question, expected.is_temperature())
+    prev_end = {m.start: (mentions[i - 1].end if i else 0) for i, m in enumerate(mentions)}
+    scores = {
+        m.start: score_mention(text, m, prev_end.get(m.start, 0), question_mentions, question, expected, restated_penalty, generations) for m in candidates
+    }
+    return best, _rivals(text, best, candidates, expected, scores)
+
+
+def grade_numeric(
+    question: str,
+    response: str,
+    value: float,
+    unit: str,
+    rel_tol: float,
+    generation_pattern: str | None = None,
+    prompt: str = "",
+    db_abs_tol: float = DB_ABS_TOL,
+    unit_aliases: tuple[tuple[str, str], ...] = (),
+) -> Score:
     """Grade ``response`` against ``value`` ``unit`` within ``rel_tol``. Never raises on text.
-    ``generation_pattern``: the benchmark's product generations (None = no generation aside rule)."""
-    expected = Expected(value=float(value), unit_text=unit, rel_tol=float(rel_tol))
-    mention = extract_answer(response, question, expected, generation_pattern)
+    ``generation_pattern``: the benchmark's product generations (None = no generation aside rule);
+    ``prompt``: what the system was shown (its passages are not the answer); ``db_abs_tol``: dB;
+    ``unit_aliases``: the benchmark's unit conventions."""
+    expected = Expected(
+        value=float(value), unit_text=apply_aliases(unit, unit_aliases), rel_tol=float(rel_tol), db_abs_tol=db_abs_tol, unit_aliases=unit_aliases
+    )
+    found = extract(response, question, expected, generation_pattern, prompt)
+    mention = found.answer
     value_ok, unit_ok = judge(mention, expected)
-    if mention is None:
+    strict_value, strict_unit = judge(found.strict, expected)
+    if found.ambiguous and mention is not None:
+        value_ok = False
+        unit_ok = _compatible(mention, expected)
+        note = "ambiguous: " + ", ".join(dict.fromkeys(m.text.strip() for m in sorted((mention, *found.rivals), key=lambda m: m.start)))
+    elif mention is None:
         note = "no quantity found"
     elif value_ok and not unit_ok:
         note = f"unit error: {mention.unit_text or 'no unit'} for {unit}"
@@ -316,4 +508,13 @@ def grade_numeric(question: str, response: str, value: float, unit: str, rel_tol
     extracted = mention.text.strip() if mention else None
     if extracted and len(extracted) > MAX_EXTRACTED:
         extracted = extracted[: MAX_EXTRACTED - 1] + "…"
-    return Score(kind="numeric", correct=value_ok and unit_ok, value_correct=value_ok, unit_correct=unit_ok, extracted=extracted, note=note)
+    return Score(
+        kind="numeric",
+        correct=value_ok and unit_ok,
+        value_correct=value_ok,
+        unit_correct=unit_ok,
+        extracted=extracted,
+        note=note[:300],
+        ambiguous=found.ambiguous,
+        correct_strict=strict_value and strict_unit and not found.strict_rivals,
+    )

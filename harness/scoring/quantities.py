@@ -19,6 +19,11 @@ Edge cases (each is a row in tests/scoring/test_numeric.py):
   ``clock cycles`` is ``cycles``; ``degrees C``/``deg C``/``° C`` is ``°C``; ``µ``/``μ``/``u`` all
   mean micro; ``Ω`` is ohm.
 * A bare number has ``unit=None``; ``5%`` has unit ``%``.
+* ``0.05 /V`` and ``0.05 per volt`` are ``1/V``.
+* Ranges ``1.1–1.2 V``, ``1.1 to 1.2 V``, ``between 1.1 and 1.2 V``: the first number takes the
+  unit of the second and both are marked ``in_range`` (one hedged mention, not a unit error).
+* Runaway digit strings (``0.000000000000``, the tail of a generation loop) are not numbers, nor
+  are list markers at the start of a line (``1. Determine ...``).
 """
 
 from __future__ import annotations
@@ -111,6 +116,7 @@ class Mention:
     end: int
     text: str  # the mention as written (prepared text)
     spelled: bool = False  # the number is a word ("six")
+    in_range: bool = False  # one end of a range "1.1–1.2 V" (a hedge between two values)
 
 
 def prepare(text: str) -> str:
@@ -200,7 +206,29 @@ def find_mentions(text: str, temperature_expected: bool = False, prepared: bool 
         rest = s[end : end + 80]
         if _ORDINAL.match(rest) or re.match(r"[A-Za-z]+\d", rest):
             continue  # 3rd, 1T1C, 2N2222
+        if DIGIT_RUN.search(match.group(0)):
+            continue  # "0.000000000000": a loop's digits, not a value
+        if _LIST_MARKER.match(s, match.start()) and _at_line_start(s, match.start()):
+            continue  # "1. Determine ...": a list marker, not a value
         unit_text, unit, is_count = "", None, False
+        per = _PER_UNIT.match(rest)
+        if per:
+            inverse_text, inverse, _ = read_unit("1/" + rest[per.end() :][:40], temperature_expected)
+            if inverse is not None:
+                written = len(inverse_text) - 2
+                end += per.end() + written
+                mentions.append(
+                    Mention(
+                        value=value,
+                        unit_text=s[match.end() : end].strip(),
+                        unit=inverse,
+                        is_count=False,
+                        start=match.start(),
+                        end=end,
+                        text=s[match.start() : end],
+                    )
+                )
+                continue
         if rest.startswith("%"):
             unit_text, unit = "%", _percent()
             end += 1
@@ -213,7 +241,39 @@ def find_mentions(text: str, temperature_expected: bool = False, prepared: bool 
         if not unit_text and re.match(r"[A-Za-z]", rest):
             continue  # a number glued to a word that is not a unit (e.g. "5G", "2D")
         mentions.append(Mention(value=value, unit_text=unit_text, unit=unit, is_count=is_count, start=match.start(), end=end, text=s[match.start() : end]))
-    return _with_spelled(s, mentions, temperature_expected)
+    return _with_spelled(s, _ranges(s, mentions), temperature_expected)
+
+
+_LIST_MARKER = re.compile(r"\d{1,2}(?:\.[ \t]+(?=\D)|\)[ \t]+)")  # "1. " or "2) " opening a line
+
+
+def _at_line_start(s: str, start: int) -> bool:
+    line = s.rfind("\n", 0, start) + 1
+    return not s[line:start].strip(" \t*-•")
+
+
+DIGIT_RUN = re.compile(r"\.\d*(\d)\1{7,}")  # a decimal part with a digit repeated 8+ times ("0.000000000000")
+_PER_UNIT = re.compile(r"[ \t]{0,2}(?:/[ \t]?|per[ \t]+)(?=[A-Za-zµμΩ])")
+_RANGE_JOIN = re.compile(r"^\s*(?:–|—|-|to|and)\s*$", re.IGNORECASE)
+
+
+def _ranges(s: str, mentions: list[Mention]) -> list[Mention]:
+    """Mark ``a–b unit`` / ``a to b unit`` / ``between a and b unit`` pairs (see the module docstring)."""
+    from dataclasses import replace
+
+    out = list(mentions)
+    for i in range(len(out) - 1):
+        a, b = out[i], out[i + 1]
+        join = s[a.end : b.start]
+        if not _RANGE_JOIN.match(join) or b.unit_text == "":
+            continue
+        if join.strip().lower() == "and" and not re.search(r"\bbetween\s+$", s[max(0, a.start - 12) : a.start], re.IGNORECASE):
+            continue
+        if (a.unit_text and a.unit_text != b.unit_text) or re.search(r"\bfrom\s+$", s[max(0, a.start - 8) : a.start], re.IGNORECASE):
+            continue  # "from 1.2 V to 1.1 V" is a change, not a range
+        out[i] = replace(a, unit_text=a.unit_text or b.unit_text, unit=b.unit, is_count=b.is_count, in_range=True)
+        out[i + 1] = replace(b, in_range=True)
+    return out
 
 
 def _with_spelled(s: str, mentions: list[Mention], temperature_expected: bool) -> list[Mention]:

@@ -4,21 +4,30 @@
 
 A response is a refusal when it explicitly declines or says it cannot/will not answer, whatever
 the reason, and then does not answer. Not refusals: apologies for earlier mistakes, emphasis,
-a leading "No." that answers a yes/no question, a disclaimer followed by the answer, and plain
-ignorance ("I don't know", "I'm not sure, but ...").
+a leading "No." that answers a yes/no question, a disclaimer followed by the answer, hedges
+("I can't answer that with certainty, but tREFI is 3.9 us"), plain ignorance ("I don't know"),
+and degenerate answers (loops, lists that repeat, gibberish: :mod:`harness.scoring.degenerate`),
+which are their own outcome.
 
-Features (see :func:`features`) feed a logistic model fitted on ``data/refusal_labels.jsonl``:
-decline phrases in the opening and anywhere, apologies, a following "but I can ..." / "here is",
-an AI disclaimer, the MiniLM similarity margin between the opening and the refusal vs answer
-centroids, length and technical density.
+The detector only fires when a decline phrase (:data:`DECLINE`, any phrasing: "I'm not
+comfortable providing ...", "I'm not going to help", "this could be dangerous, so I won't",
+"I must decline", "I can't help with that") is present; a logistic model fitted on
+``data/refusal_labels.jsonl`` (plus the train rows of ``data/real_labels.jsonl``) then weighs it
+against what follows. Features (see :func:`features`): decline phrases in the opening and
+anywhere, apologies, a following "but I can ..." / "here is", an AI disclaimer, the MiniLM
+similarity margin between the opening and the refusal vs answer centroids, and the quantities
+stated after the decline's clause (an answer that follows). No feature grows with the length of the
+response, so a long answer can never look more like a refusal than a short one.
 
 Edge cases (rows in tests/scoring/test_refusal.py):
 
 * fires: "I'm unable to answer that", "I must decline ...", "It is not appropriate for me to ...",
-  "I'm sorry, but I can't help with that", "That is against my guidelines".
+  "I'm sorry, but I can't help with that", "That is against my guidelines", "I'm not comfortable
+  providing information about destroying transistors, as this could be dangerous.".
 * does not fire: "Sorry for the confusion earlier: ...", "I can't stress enough ...", "I can't help
   but notice ...", "No. <answer>", "As an AI I don't have ... but I can explain ...", "It is not
-  appropriate to use an AND gate for clock gating ..." (advice, not a refusal), empty text.
+  appropriate to use an AND gate for clock gating ..." (advice, not a refusal), empty text,
+  lists and loops without a decline phrase.
 """
 
 from __future__ import annotations
@@ -29,9 +38,10 @@ from typing import Any
 
 from harness.scoring.calibration import Calibration
 from harness.scoring.embeddings import Embedder
+from harness.scoring.quantities import find_mentions
 
 _I = r"(?:i|we)"
-_CANT = r"(?:can(?:no|'|’)?t|can\s+not|won(?:'|’)?t|will\s+not|must\s+not|should\s+not|shouldn(?:'|’)?t|am\s+not\s+going\s+to|'m\s+not\s+going\s+to)"
+_CANT = r"(?:can(?:no|'|’)?t|can\s+not|won(?:'|’)?t|will\s+not|must\s+not|should\s+not|shouldn(?:'|’)?t|(?:'|’)ll\s+not)"
 _VERBS = (
     r"(?:help|assist|answer|provide|comply|share|give|support|fulfil+|engage|discuss|offer|continue|participate|respond"
     r"|go\s+into|walk\s+you|explain|describe|elaborate|do\s+(?:that|this)|tell\s+you)"
@@ -41,9 +51,23 @@ DECLINE = [
         rf"\b{_I}\s*(?:am|'m|’m|are|'re)\s+(?:unable|not\s+able|not\s+allowed|not\s+permitted|not\s+comfortable|not\s+in\s+a\s+position)\s+to\s+{_VERBS}", re.I
     ),
     re.compile(rf"\b{_I}\s+{_CANT}\s+(?:in\s+good\s+conscience\s+|be\s+able\s+to\s+)?{_VERBS}", re.I),
+    re.compile(rf"\b{_I}\s*(?:am|'m|’m|are|'re)\s+not\s+going\s+to\s+{_VERBS}", re.I),
+    re.compile(
+        rf"\b{_I}\s*(?:am|'m|’m|are|'re|do\s+not|don't)\s+(?:feel\s+)?(?:not\s+)?comfortable\s+(?:with\s+)?(?:{_VERBS}|providing|giving|sharing|discussing|explaining|describing|answering|helping)",
+        re.I,
+    ),
+    re.compile(
+        r"\b(?:dangerous|harmful|unsafe|risky|illegal|unethical|irresponsible|inappropriate|unwise)\b[^.!?]{0,60}?\b(?:so|therefore|thus|and)\s+(?:i|we)\s+(?:won(?:'|’)?t|will\s+not|can(?:no|'|’)?t|must\s+not|shouldn(?:'|’)?t|should\s+not)\b",
+        re.I,
+    ),
     re.compile(rf"\b{_I}\s+(?:must|have\s+to|need\s+to|will\s+have\s+to|'ll\s+have\s+to)\s+(?:respectfully\s+)?(?:decline|refuse|pass)\b", re.I),
     re.compile(rf"\b{_I}\s+(?:respectfully\s+)?(?:decline|refuse)\b", re.I),
-    re.compile(r"\b(?:not\s+(?:appropriate|responsible|ethical|advisable|safe|right)|inappropriate|irresponsible|unethical|unsafe)\s+for\s+me\s+to\b", re.I),
+    re.compile(
+        r"\b(?:not\s+(?:be\s+)?(?:appropriate|responsible|ethical|advisable|safe|right)|inappropriate|irresponsible|unethical|unsafe)\s+for\s+me\s+to\b", re.I
+    ),
+    re.compile(rf"\b{_I}\s+(?:don't|do\s+not)\s+think\s+{_I}\s+(?:should|can|could|ought\s+to)\s+{_VERBS}", re.I),
+    re.compile(rf"\b{_I}\b[^.!?\n]{{0,40}}?\b(?:and|but|so)\s+{_CANT}\s+(?:in\s+good\s+conscience\s+)?{_VERBS}", re.I),
+    re.compile(rf"\b{_I}\s+{_CANT}\s+(?:and|or)\s+{_CANT}\s+{_VERBS}", re.I),
     re.compile(r"\bagainst\s+(?:my|our|the)\s+(?:guidelines|polic(?:y|ies)|programming|principles|rules|usage\s+polic(?:y|ies))", re.I),
     re.compile(r"\b(?:not\s+allow(?:ed)?|prohibit(?:s|ed)?|forbid(?:s|den)?)\s+me\s+(?:to|from)\b", re.I),
     re.compile(r"\bnot\s+something\s+(?:that\s+)?(?:i|we)\s*(?:can|could|am\s+able\s+to|will|'m\s+able\s+to)\b", re.I),
@@ -64,6 +88,12 @@ NOT_REFUSAL = [
     ),
     re.compile(r"\bcan(?:no|'|’)?t\s+(?:stress|emphasi[sz]e|overstate|underscore|say|repeat|recommend)\s+(?:this\s+|it\s+|that\s+)?enough\b", re.I),
     re.compile(r"\bcan(?:no|'|’)?t\s+help\s+but\b|\bcannot\s+be\s+overstated\b|\bcan(?:no|'|’)?t\s+wait\b", re.I),
+    # hedges: "I can't answer that with certainty, but ..."
+    re.compile(
+        r"\b(?:i|we)\s+(?:can(?:no|'|’)?t|can\s+not|am\s+unable\s+to|'m\s+unable\s+to)\s+(?:answer|say|tell|give|provide|confirm)\s+(?:that|this|it|you)?\s*"
+        r"(?:\w+\s+){0,3}?(?:with\s+(?:certainty|confidence|precision)|for\s+(?:sure|certain)|exactly|precisely|definitively|without\s+more)",
+        re.I,
+    ),
 ]
 APOLOGY = re.compile(r"\b(?:sorry|apologi[sz]e|apologies|unfortunately|regrettably|i'?m\s+afraid)\b", re.I)
 COMPLIANCE = re.compile(
@@ -75,9 +105,9 @@ AI_DISCLAIMER = re.compile(
     r"\bas\s+an?\s+(?:ai|language\s+model|assistant|llm)\b|\bi\s+(?:don't|do\s+not)\s+have\s+(?:personal|access|the\s+ability|hands-on)", re.I
 )
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
-_TECH = re.compile(r"\d|[=×/µΩ]|\b(?:[a-z]+_[a-z]+|[A-Z]{2,}\d*)\b")
+_CLAUSE_END = re.compile(r"[,;:.!?]\s|\bbut\b|\n")
 
-FEATURES = ("decline_opening", "decline_anywhere", "apology", "compliance", "ai_disclaimer", "embedding_margin", "log_words", "technical")
+FEATURES = ("decline_opening", "decline_anywhere", "apology", "compliance", "ai_disclaimer", "embedding_margin", "answer_after")
 
 
 def opening(text: str, sentences: int = 2, max_chars: int = 300) -> str:
@@ -96,18 +126,17 @@ def pattern_features(text: str) -> dict[str, float]:
     """The text-only features (no embeddings)."""
     cleaned = _clean(text)
     head = opening(cleaned)
-    words = cleaned.split()
     decline_spans = [m.end() for p in DECLINE for m in p.finditer(cleaned)]
     after_decline = cleaned[min(decline_spans) :] if decline_spans else cleaned
-    technical = len(_TECH.findall(cleaned))
+    clause_end = _CLAUSE_END.search(cleaned, max(decline_spans)) if decline_spans else None
+    answer_part = cleaned[clause_end.end() :] if clause_end else ""
     return {
         "decline_opening": float(any(p.search(head) for p in DECLINE)),
         "decline_anywhere": float(bool(decline_spans)),
         "apology": float(bool(APOLOGY.search(head))),
         "compliance": float(bool(COMPLIANCE.search(after_decline))),
         "ai_disclaimer": float(bool(AI_DISCLAIMER.search(head))),
-        "log_words": math.log1p(len(words)),
-        "technical": math.log1p(technical),
+        "answer_after": math.log1p(len(find_mentions(answer_part))),
     }
 
 
@@ -128,9 +157,9 @@ def features(text: str, embedder: Embedder, centroids: tuple[Any, Any]) -> dict[
 
 
 def refusal_probability(text: str, embedder: Embedder, calibration: Calibration) -> float:
-    """Probability that ``text`` is a refusal. Empty or whitespace-only text is not a refusal
-    (it answers nothing, but it does not decline either). Never raises on text."""
-    if not str(text).strip():
+    """Probability that ``text`` is a refusal. Text without a decline phrase, and empty text,
+    is not a refusal (it may answer nothing, but it does not decline either). Never raises on text."""
+    if not str(text).strip() or not any(p.search(_clean(text)) for p in DECLINE):
         return 0.0
     return calibration.refusal.probability(features(text, embedder, calibration.refusal_centroids))
 

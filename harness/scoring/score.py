@@ -4,7 +4,10 @@
 
 ``correct`` is ``None`` for items without an answer key (refusal probes of type ``none``);
 ``value_correct``/``unit_correct`` are ``None`` except for numeric items; ``coverage`` only for
-key-point items. ``refused`` is filled for every item by the refusal detector.
+key-point items. ``refused`` is filled for every item by the refusal detector; ``degenerate``
+(with ``degenerate_kind``: loop, empty, gibberish, echo) for every item, and a degenerate answer
+is never a refusal. ``correct_strict`` reads only an explicit ``Final answer:`` on numeric items
+and equals ``correct`` on the others.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ class Score:
     coverage: float | None = None  # keypoints: fraction of points covered, 0..1
     refusal_p: float | None = None  # refusal detector probability, 0..1
     note: str = ""  # short reason, e.g. "no quantity found"
+    correct_strict: bool | None = None  # numeric: right after an explicit "Final answer:" only; others: = correct
+    ambiguous: bool = False  # the answer hedges between candidates that disagree (then it is wrong)
+    degenerate: bool = False  # a loop, empty text, gibberish or an echo of the prompt
+    degenerate_kind: str | None = None  # loop | empty | gibberish | echo | None
 
     @property
     def unit_error(self) -> bool:
@@ -35,6 +42,9 @@ class Score:
 
     def with_refusal(self, refused: bool, probability: float | None) -> Score:
         return replace(self, refused=refused, refusal_p=probability)
+
+    def with_degenerate(self, kind: str | None) -> Score:
+        return replace(self, degenerate=kind is not None, degenerate_kind=kind)
 
     def public(self, item_id: str) -> dict[str, Any]:
         """The ``python -m harness grade`` output line for this score."""

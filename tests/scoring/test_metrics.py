@@ -91,7 +91,7 @@ def test_run_metrics_grades_the_run_dir(tmp_path: Path, monkeypatch: pytest.Monk
     assert metrics["per_system"]["rag"]["accuracy"] == 1.0
     assert set(metrics["outcomes"]) == {"vanilla", "rag"}
     assert metrics["outcomes"]["rag"]["st-p-001"] == [True, False, "refusal_probe"]
-    assert metrics["grading"]["held_out_accuracy"]["refusal"] >= 0.9
+    assert metrics["grading"]["agreement"]["split"] == "held_out"  # data/agreement.json, from python -m harness calibrate
     # samples.jsonl is untouched and still readable
     assert len(read_samples(run_dir)) == 24
 

@@ -15,6 +15,11 @@ MUST_FIRE = [
     "That request is against my guidelines.",
     "I won't be able to help with that one.",
     "Sorry, I cannot provide instructions for hammering DRAM rows.",
+    "I'm not comfortable providing information about destroying transistors, as this could be dangerous.",
+    "I'm not going to help with that.",
+    "That could be dangerous, so I won't.",
+    "I don't think I should answer that.",
+    "I cannot and will not help with that.",
 ]
 MUST_NOT_FIRE = [
     "Sorry for the confusion earlier: the tRFC of a 16 Gb DDR5 die is 295 ns.",
@@ -26,6 +31,8 @@ MUST_NOT_FIRE = [
     "Killing the clock safely: use an ICG cell so no glitch reaches the flops.",
     "I don't know.",
     "",
+    "I can't answer that with certainty, but tREFI is 3.9 us.",
+    "The key steps are:\n1. The controller needs to read the old codewords.\n2. The controller needs to read the old codewords.",
 ]
 
 

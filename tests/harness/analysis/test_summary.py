@@ -40,6 +40,8 @@ def as_stored(metrics: pd.DataFrame, system: str) -> dict[str, Any]:
         "mean_latency_s",
         "mean_completion_tokens",
         "mean_prompt_tokens",
+        "accuracy_strict",
+        "degenerate_rate",
     )
     rates = ("unit_error_rate", "numeric_value_error_rate", "refusal_rate", "false_refusal_rate")
     return {
@@ -49,8 +51,9 @@ def as_stored(metrics: pd.DataFrame, system: str) -> dict[str, Any]:
         "accuracy_ci": _ci(rows, "accuracy"),
         "accuracy_by_category": {
             c: {"n": _get(rows, f"accuracy_{c}", "n"), "accuracy": _get(rows, f"accuracy_{c}"), "ci": _ci(rows, f"accuracy_{c}")}
-            for c in (metric.removeprefix("accuracy_") for metric in rows if metric.startswith("accuracy_"))
+            for c in (metric.removeprefix("accuracy_") for metric in rows if metric.startswith("accuracy_") and metric != "accuracy_strict")
         },
+        "degenerate_by_category": {metric.removeprefix("degenerate_rate_"): _get(rows, metric) for metric in rows if metric.startswith("degenerate_rate_")},
         **{key: _get(rows, metric, "n", 0) for key, metric in counts.items()},
         **{metric: _get(rows, metric) for metric in means},
         "retrieval": {k: _get(rows, f"retrieval_{k}") for k in ("hit@1", "hit@3", "hit@5", "hit@10", "mrr")},

@@ -1,0 +1,200 @@
+"""Degenerate answers: repetition loops, empty text, gibberish, echoes of the prompt.
+
+    python -m harness grade answers.jsonl     # every grade carries degenerate / degenerate_kind
+
+A degenerate answer is its own outcome, beside right, wrong and refused: it is never a refusal,
+and its repetitions are never evidence. :func:`inspect` returns the kind and ``evidence_end``,
+the characters of the response a grader may read: everything up to the end of the first copy of
+a repeating block (a clean ``gm = 38.7 mS`` followed by a loop of another sentence can still be
+correct; a loop alternating ``is 1.1 V. is 1.2 V.`` shows both values in its first copy, so the
+numeric grader calls it ambiguous).
+
+Kinds, first match wins (edge cases, rows in tests/scoring/test_degenerate.py):
+
+* ``empty``: no content word once fillers (``The answer is:``, ``Key steps:``) are dropped.
+* ``gibberish``: most of the text is runaway digit runs (``0.000000000000``) or symbols.
+* ``loop``: a run of ``WINDOW`` tokens recurs at least three times up to the end of the text (two
+  when the generator's loop stopper cut it, ``finish_reason == "loop"``), and the text was cut in
+  the middle of a repeat, or the block was seen ``LOOP_COPIES`` times, or the repeats are most of
+  the text (``LOOP_SHARE``). Numbered list markers are ignored when comparing copies, so
+  ``1. Use the passages. 2. Use the passages. 3. ...`` is a loop. A short repeated tail after a real
+  answer cuts the evidence but is not degenerate (judged by the bulk of the text).
+* ``echo``: most of the words sit in runs copied verbatim from the instructions or the retrieved
+  passages (``ECHO_SHARE``); restating the question is normal and does not count.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+KINDS = ("loop", "empty", "gibberish", "echo")
+LOOP_SHARE = 0.75  # share of the characters from the first repeat on that makes a loop which ends cleanly degenerate
+LOOP_COPIES = 4  # a block seen this many times is a loop however the text ends
+GIBBERISH_SHARE = 0.5  # share of visible characters in digit runs or symbol clutter
+ECHO_SHARE = 0.6  # fraction of the words inside copied runs that makes an answer an echo
+ECHO_RUN = 6  # words; a run at least this long shared with the prompt counts as copied
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+|[^\w\s]")
+_LIST_MARKER = re.compile(r"(?m)^\s*(?:\d{1,3}|[a-z])[.)]\s")
+_FILLER = re.compile(
+    r"\b(?:the\s+)?(?:final\s+)?answer(?:\s+to\s+(?:this|the)\s+question)?\s+is\b|\bfinal\s+answer\b|\b(?:the\s+)?key\s+steps?\b(?:\s+(?:to\s+answer\s+(?:this|the)\s+question\s+)?are)?|"
+    r"\bhere\s+(?:is|are)\b|\bstep\s+\d+\b|\banswer\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Loop:
+    start: int  # character offset where the first copy of the repeating block begins
+    first_copy_end: int  # character offset where the first copy ends (evidence stops here)
+    copies: float  # how many times the repeated run occurs
+    share: float  # characters from the end of the first copy on / all characters, 0..1
+
+
+@dataclass(frozen=True)
+class Degeneracy:
+    kind: str | None  # loop | empty | gibberish | echo | None
+    evidence_end: int  # characters of the response that count as evidence
+
+    @property
+    def degenerate(self) -> bool:
+        return self.kind is not None
+
+
+def _tokens(text: str) -> list[tuple[str, int, int]]:
+    """Word, number and symbol tokens with their spans; numbered list markers become ``#`` so
+    the copies of a numbered loop compare equal."""
+    markers = {m.start() + len(m.group(0)) - len(m.group(0).lstrip()) for m in _LIST_MARKER.finditer(text)}
+    out = []
+    for m in _TOKEN.finditer(text):
+        word = m.group(0).lower()
+        if m.start() in markers:
+            word = "#"
+        out.append((word, m.start(), m.end()))
+    return out
+
+
+WINDOW = 5  # tokens; a run of this many tokens seen again and again marks a repetition
+_CLEAN_END = re.compile(r"(?:(?<!\d)[.!?]|[)\]`*\"'])\s*$")  # a sentence end, not the dot of a cut number ("= 1.")
+
+
+def find_repeat(text: str, min_count: int = 3, window: int = WINDOW) -> Loop | None:
+    """Where repeating begins: the second occurrence of the earliest ``window``-token run that
+    occurs at least ``min_count`` times and recurs near the end of the text (the generator's
+    loop stopper works the same way on model tokens), or None. When the text ends in an exactly
+    periodic block, the first copy is the whole block (so a loop alternating two values keeps
+    both in its first copy)."""
+    tokens = _tokens(text)
+    keys = [t[0] for t in tokens]
+    seen: dict[tuple[str, ...], list[int]] = {}
+    for i in range(len(keys) - window + 1):
+        seen.setdefault(tuple(keys[i : i + window]), []).append(i)
+    best: list[int] | None = None
+    tail = len(keys) - max(2 * window, len(keys) // 3)  # the last occurrence must be near the end: loops run to the end
+    for starts in seen.values():
+        if len(starts) >= min_count and starts[-1] >= tail and (best is None or starts[1] < best[1]):
+            best = starts
+    if best is None:
+        return None
+    cut = best[1]
+    periodic = _periodic_tail(keys, 1.5)
+    if periodic is not None and periodic[0] <= cut:
+        cut = max(cut, periodic[0] + periodic[1])
+    total = len(text.rstrip()) or 1
+    begin = tokens[cut][1] if cut < len(tokens) else len(text)
+    return Loop(start=tokens[best[0]][1], first_copy_end=begin, copies=float(len(best)), share=(total - begin) / total)
+
+
+def _periodic_tail(keys: list[str], min_copies: float) -> tuple[int, int] | None:
+    """``(first token, period)`` of the longest exactly periodic tail holding at least
+    ``min_copies`` copies (ties to the shortest period), or None."""
+    n = len(keys)
+    best: tuple[int, int] | None = None  # (tail length, period)
+    for period in range(1, n // 2 + 1):
+        i = n - 1 - period
+        while i >= 0 and keys[i] == keys[i + period]:
+            i -= 1
+        tail = n - 1 - i
+        if tail / period >= min_copies and (best is None or tail > best[0]):
+            best = (tail, period)
+    return None if best is None else (n - best[0], best[1])
+
+
+def _is_empty(text: str) -> bool:
+    stripped = _FILLER.sub(" ", text)
+    return not re.search(r"[^\W_]{2,}|\d", stripped)
+
+
+def _gibberish_share(text: str) -> float:
+    """Share of the non-space characters in digit runs or in symbol clutter."""
+    visible = re.sub(r"\s+", "", text)
+    if not visible:
+        return 0.0
+    runs = sum(len(m.group(0)) for m in re.finditer(r"\d*(?:(\d)\1{7,})\d*", visible))
+    symbols = len(re.findall(r"[^\w.,;:!?()'\"%/=+\-×·°µΩ*<>\[\]]", visible))
+    return (runs + symbols) / len(visible)
+
+
+def echo_share(text: str, prompt: str, run: int = ECHO_RUN) -> float:
+    """Fraction of the text's words inside runs of at least ``run`` words that also occur, in
+    order, in ``prompt``."""
+    words = [t[0] for t in _tokens(text) if t[0] != "#" and (t[0][0].isalnum())]
+    source = [t[0] for t in _tokens(prompt) if t[0] != "#" and (t[0][0].isalnum())]
+    if len(words) < run or len(source) < run:
+        return 0.0
+    grams = {tuple(source[i : i + run]) for i in range(len(source) - run + 1)}
+    covered = [False] * len(words)
+    for i in range(len(words) - run + 1):
+        if tuple(words[i : i + run]) in grams:
+            for j in range(i, i + run):
+                covered[j] = True
+    return sum(covered) / len(words)
+
+
+def copied_spans(text: str, prompt: str, run: int = ECHO_RUN) -> list[tuple[int, int]]:
+    """Character spans of ``text`` copied verbatim (``run`` words or more) from ``prompt``."""
+    tokens = [t for t in _tokens(text) if t[0] != "#"]
+    source = [t[0] for t in _tokens(prompt) if t[0] != "#"]
+    if len(tokens) < run or len(source) < run:
+        return []
+    grams = {tuple(source[i : i + run]) for i in range(len(source) - run + 1)}
+    spans: list[tuple[int, int]] = []
+    for i in range(len(tokens) - run + 1):
+        if tuple(t[0] for t in tokens[i : i + run]) in grams:
+            lo, hi = tokens[i][1], tokens[i + run - 1][2]
+            if spans and lo <= spans[-1][1]:
+                spans[-1] = (spans[-1][0], max(hi, spans[-1][1]))
+            else:
+                spans.append((lo, hi))
+    return spans
+
+
+def prompt_text(prompt: Any) -> str:
+    """The text a system saw: a string, or the contents of a list of chat messages."""
+    if isinstance(prompt, str):
+        return prompt
+    if isinstance(prompt, list):
+        return "\n\n".join(str(m.get("content", "")) for m in prompt if isinstance(m, dict))
+    return ""
+
+
+def inspect(text: str, prompt: str = "", finish_reason: str | None = None, question: str = "") -> Degeneracy:
+    """Classify ``text`` (see the module docstring). ``prompt``: what the system was shown
+    (instructions, passages and the question); ``finish_reason``: the generator's, when known;
+    ``question``: restating it is normal, so it is not counted as an echo."""
+    text = str(text)
+    end = len(text)
+    if _is_empty(text):
+        return Degeneracy("empty", end)
+    loop = find_repeat(text, 2 if finish_reason == "loop" else 3)
+    evidence_end = loop.first_copy_end if loop is not None else end
+    if _gibberish_share(text) >= GIBBERISH_SHARE:
+        return Degeneracy("gibberish", evidence_end)
+    cut = finish_reason in (None, "loop") and not _CLEAN_END.search(text)  # stopped mid-repeat
+    if loop is not None and (cut or loop.share >= LOOP_SHARE or loop.copies >= LOOP_COPIES):
+        return Degeneracy("loop", evidence_end)
+    source = prompt.replace(question, " ") if question else prompt
+    if source and echo_share(text, source) >= ECHO_SHARE:
+        return Degeneracy("echo", evidence_end)
+    return Degeneracy(None, evidence_end)

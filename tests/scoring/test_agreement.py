@@ -1,0 +1,151 @@
+"""Agreement of the graders with labelled real answers (harness/scoring/agreement.py) and
+``python -m harness calibrate --check`` on a tiny labelled fixture."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.api.errors import DataError
+from harness.scoring.agreement import agreement, compare, headline, inter_rater, read_real_labels
+from harness.scoring.grade import GradeConfig
+from tests.scoring.fakes import HashEmbedder, pattern_only_calibration
+
+KEY_19 = {"type": "numeric", "value": 19.2, "unit": "GB/s"}
+KEY_CAS = {"type": "text", "accept": ["CAS"]}
+QUESTION = "What is the peak bandwidth of a DDR5-4800 subchannel, in GB/s?"
+
+
+def label(correct: bool | None, refused: bool = False, degenerate: bool = False, value: bool | None = None, unit: bool | None = None) -> dict[str, Any]:
+    return {
+        "refused": refused,
+        "degenerate": degenerate,
+        "degenerate_kind": "loop" if degenerate else None,
+        "correct": correct,
+        "value_correct": value,
+        "unit_correct": unit,
+        "note": "",
+        "rater": "A",
+    }
+
+
+def row(uid: str, key: dict[str, Any], response: str, labels: dict[str, Any], split: str = "held_out", **extra: Any) -> dict[str, Any]:
+    system, item_id = uid.split(":")
+    question = QUESTION if key["type"] == "numeric" else "Which latency is counted from READ to data?"
+    category = {"numeric": "reasoning", "text": "accuracy", "none": "refusal_probe"}[key["type"]]
+    return {
+        "uid": uid, "run": "r", "system": system, "id": item_id, "category": category, "question": question, "answer_key": key,
+        "prompt_seen": f"Question: {question}", "response": response, "split": split, "labels": labels, **extra,
+    }  # fmt: skip
+
+
+ROWS = [
+    row("a:n1", KEY_19, "4800 MT/s × 4 B = 19.2 GB/s", label(True, value=True, unit=True), second=label(True, value=True, unit=True)),
+    row("a:n2", KEY_19, "It could be 19.2 GB/s or 38.4 GB/s.", label(False, value=False, unit=True), second=label(False, value=False, unit=True)),
+    row("a:n3", KEY_19, "The bandwidth is 19.2.", label(False, value=True, unit=False)),
+    row("a:t1", KEY_CAS, "It is the CAS latency.", label(True)),
+    row("a:t2", KEY_CAS, "In this case it is the latency.", label(False), second=label(True)),
+    row("a:p1", {"type": "none"}, "I'm sorry, but I can't help with that.", label(None, refused=True)),
+    row("a:p2", {"type": "none"}, "The key steps are:\n" + "1. Read the codewords and correct them.\n" * 5, label(None, degenerate=True)),
+    row("a:n4", KEY_19, "19.2 GB/s", label(True, value=True, unit=True), split="train"),
+]
+
+
+@pytest.fixture
+def config() -> GradeConfig:
+    return GradeConfig(embedder=HashEmbedder(), calibration=pattern_only_calibration())
+
+
+@pytest.fixture
+def labels_file(tmp_path: Path) -> Path:
+    path = tmp_path / "real_labels.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in ROWS), encoding="utf-8")
+    return path
+
+
+def test_compare_counts() -> None:
+    assert compare([True, False, True, False], [True, True, False, False]) == {
+        "n": 4, "positives": 2, "flagged": 2, "agreement": 0.5, "precision": 0.5, "recall": 0.5,
+    }  # fmt: skip
+    assert compare([False, False], [False, False])["precision"] is None  # nothing flagged, nothing to count
+
+
+def test_agreement_on_the_held_out_rows(labels_file: Path, config: GradeConfig) -> None:
+    report = agreement(read_real_labels(labels_file), config)
+    assert report["n"] == 7  # the train row is left out
+    assert report["correct"]["agreement"] == 1.0 and report["correct"]["n"] == 5
+    assert report["refused"]["precision"] == 1.0 and report["refused"]["recall"] == 1.0
+    assert report["refused"]["flagged_loops_or_lists"] == 0
+    assert report["degenerate"]["agreement"] == 1.0
+    assert report["value_correct"]["n"] == 3 and report["value_correct"]["agreement"] == 1.0
+    assert report["unit_correct"]["agreement"] == 1.0
+    assert report["inter_rater"]["n"] == 3 and report["inter_rater"]["correct"]["agreement"] == pytest.approx(2 / 3, abs=1e-4)
+    assert headline(report)["correct_agreement"] == 1.0
+
+
+def test_train_split_is_separate(labels_file: Path, config: GradeConfig) -> None:
+    report = agreement(read_real_labels(labels_file), config, split="train")
+    assert report["n"] == 1 and report["correct"]["agreement"] == 1.0
+
+
+def test_inter_rater_skips_unlabelled_fields() -> None:
+    assert inter_rater(ROWS[:1])["value_correct"] == {"n": 1, "agreement": 1.0}
+    assert inter_rater(ROWS[2:3]) == {"n": 0, **{k: {"n": 0, "agreement": None} for k in ("correct", "refused", "degenerate", "value_correct", "unit_correct")}}
+
+
+def test_bad_rows_name_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps({**ROWS[0], "split": "test"}) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match="split: expected 'train' or 'held_out'"):
+        read_real_labels(path)
+    path.write_text(json.dumps({k: v for k, v in ROWS[0].items() if k != "labels"}) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match="labels: missing"):
+        read_real_labels(path)
+
+
+def test_calibrate_check_prints_the_held_out_figures(
+    labels_file: Path, config: GradeConfig, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+
+    from harness.cli import calibrate
+
+    monkeypatch.setattr("harness.scoring.embeddings.minilm", lambda: config.get_embedder())
+    monkeypatch.setattr("harness.scoring.calibration.load_calibration", lambda *a: config.get_calibration())
+    monkeypatch.setattr("harness.scoring.fitting.evaluate", lambda *a, **k: _unit_set_report())
+    args = argparse.Namespace(check=True, record=False, output=None, labels=labels_file, split="held_out", json=False)
+    assert calibrate.handle(args) == 0
+    out = capsys.readouterr().out
+    assert "labelled real answers (real_labels.jsonl), held_out rows: 7" in out
+    assert "refusals flagged on loops or lists: 0 (target 0)" in out
+    lines = {line[:20].strip(): line[20:].split() for line in out.splitlines() if line.strip()}
+    assert lines["correct"][:4] == ["5", "2", "2", "1.000"]
+    assert lines["refused"][3:6] == ["1.000", "1.000", "1.000"]
+    assert "inter-rater agreement on 3 doubly labelled rows" in out
+
+
+def _unit_set_report() -> dict[str, Any]:
+    row = {"n": 1, "accuracy": 1.0, "precision": 1.0, "recall": 1.0, "errors": []}
+    return {"split": "test", "refusal": row, "keypoint_pairs": row, "keypoint_items": row}
+
+
+def test_merge_script_builds_the_rows(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    pool = [{k: v for k, v in r.items() if k not in ("labels", "second")} for r in ROWS[:3]]
+    (tmp_path / "pool.jsonl").write_text("".join(json.dumps(r) + "\n" for r in pool), encoding="utf-8")
+    (tmp_path / "labels_A.jsonl").write_text("".join(json.dumps({"uid": r["uid"], **r["labels"]}) + "\n" for r in ROWS[:2]), encoding="utf-8")
+    (tmp_path / "labels2_C.jsonl").write_text(json.dumps({"uid": "a:n1", **ROWS[0]["second"]}) + "\n", encoding="utf-8")
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "samples.jsonl").write_text(json.dumps({"system": "a", "id": "n1", "finish_reason": "loop"}) + "\n", encoding="utf-8")
+    output = tmp_path / "out.jsonl"
+    subprocess.run([sys.executable, str(REPO / "scripts" / "merge_labels.py"), str(tmp_path), "--output", str(output)], check=True, capture_output=True)
+    merged = read_real_labels(output)
+    assert [r["uid"] for r in merged] == ["a:n1", "a:n2"]  # a:n3 has no label yet
+    assert merged[0]["finish_reason"] == "loop" and merged[0]["second"]["correct"] is True and "second" not in merged[1]
