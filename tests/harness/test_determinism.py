@@ -70,6 +70,10 @@ def test_two_identical_runs_give_identical_answers_and_metrics(tiny_chat_model: 
         "--baseline-system",
         "tiny",
         "--no-cache",
+        "--corpus",
+        "none",  # the likelihood pass (default --mode all) scores the items only: its metrics must repeat too
+        "--heldout",
+        "none",
     )
     run_once(tmp_path / "a", tmp_path / "cache-a", *args)
     run_once(tmp_path / "b", tmp_path / "cache-b", *args)  # --no-cache: every answer of both systems is generated, twice

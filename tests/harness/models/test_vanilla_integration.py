@@ -22,6 +22,8 @@ def test_vanilla_run_then_fully_cached(tmp_path: Path) -> None:
         "-m",
         "harness",
         "run",
+        "--mode",
+        "generate",
         "--systems",
         "vanilla",
         "--benchmark",

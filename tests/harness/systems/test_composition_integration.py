@@ -41,6 +41,8 @@ def test_rag_teacher_declared_in_toml_runs(tmp_path: Path) -> None:
         "-m",
         "harness",
         "run",
+        "--mode",
+        "generate",
         "--system-config",
         str(config),
         "--systems",

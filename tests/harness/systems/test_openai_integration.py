@@ -119,6 +119,7 @@ def run(registry: object, systems: str, out: Path) -> Path:
         quiet=True,
         use_cache=False,
         baseline_system="vanilla",
+        mode="generate",
     )
     return Runner(config, registry).run()  # type: ignore[arg-type]
 
