@@ -138,6 +138,7 @@ TINY = (
     "target_modules=q_proj,v_proj,down_proj,lm_head",
     "lr=0.03",
     "epochs=6",
+    "derived_data=none",  # the derived examples have their own tests
 )
 
 
