@@ -76,6 +76,9 @@ class LoraTrainConfig:
     checkpoint_every: int = 20  # optimizer steps between resumable checkpoints; 0 = never
     derived_data: str = "corpus"  # derived Q/A beside the corpus text: none | corpus (adapters/derived.py, on the fly) | a JSONL from `corpus derive`
     derived_format: str = "chat"  # how derived Q/A are rendered: chat (the model's chat template) | plain (Question:/Answer:)
+    heldout: str = "benchmarks/raq/heldout"  # folder of held-out domain text (.md/.txt, never trained on) for early stopping; "" = none
+    patience: int = 2  # held-out evaluations without a new best before training stops (the best adapter is kept); 0 = never stop early
+    eval_every: int = 0  # optimizer steps between held-out evaluations; 0 = at the end of every epoch
 
     def __post_init__(self) -> None:
         _check_range("rank", self.rank, 1, 1024)
@@ -91,6 +94,10 @@ class LoraTrainConfig:
         _check_range("grad_accum", self.grad_accum, 1, 4096)
         _check_range("max_grad_norm", self.max_grad_norm, 0.0, None)
         _check_range("checkpoint_every", self.checkpoint_every, 0, None)
+        _check_range("patience", self.patience, 0, None)
+        _check_range("eval_every", self.eval_every, 0, None)
+        if self.patience > 0 and not self.heldout:
+            raise ConfigError(f"patience={self.patience}: early stopping needs held-out text; set heldout=FOLDER or patience=0")
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("dtype", self.dtype, WEIGHT_DTYPES)
         _check_choice("derived_format", self.derived_format, DERIVED_FORMATS)
@@ -133,7 +140,7 @@ TEACHER_DEFAULTS: Mapping[str, Any] = {"base": "gemma3-270m", "batch_size": 2, "
 #: Fields added after adapters were first shipped, with the value that reproduces how an adapter
 #: trained before the field existed was trained (a manifest's config lacks such a field). Fields
 #: left out here change nothing when these hold, and take today's default.
-LEGACY_VALUES: Mapping[str, Any] = {"derived_data": "none"}
+LEGACY_VALUES: Mapping[str, Any] = {"derived_data": "none", "heldout": "", "patience": 0}
 
 
 def _check_range(name: str, value: Any, low: float | None, high: float | None, shown: str | None = None) -> None:

@@ -139,6 +139,8 @@ TINY = (
     "lr=0.03",
     "epochs=6",
     "derived_data=none",  # the derived examples have their own tests
+    "heldout=",  # no held-out evaluation (early stopping has its own tests)
+    "patience=0",
 )
 
 
