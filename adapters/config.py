@@ -21,7 +21,7 @@ from __future__ import annotations
 import difflib
 import json
 import tomllib
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -32,6 +32,22 @@ SCHEDULES = ("cosine", "linear", "constant")
 KD_PATHS = ("auto", "same-vocab", "cross-vocab")
 WEIGHT_DTYPES = ("float32", "bfloat16")
 DERIVED_FORMATS = ("chat", "plain")
+ALL_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")  # Llama/SmolLM2 and Gemma-3 names
+
+
+def bf16_hardware() -> bool:
+    """Whether bf16 autocast pays here: a CUDA GPU that supports bf16, else a CPU with AVX-512-BF16
+    or AMX (:func:`harness.perf.utilisation.cpu_features`). Without such hardware bf16 matmuls are
+    emulated -- on an AVX2-only CPU ~1 GFLOP/s against ~77 GFLOP/s in fp32 -- so autocast would
+    slow training down by more than an order of magnitude."""
+    import torch
+
+    from harness.perf.utilisation import cpu_features
+
+    if torch.cuda.is_available():
+        return bool(torch.cuda.is_bf16_supported())
+    features = cpu_features()
+    return bool(features["avx512_bf16"] or features["amx_tile"])
 
 
 @dataclass(frozen=True)
@@ -39,15 +55,15 @@ class LoraTrainConfig:
     """One LoRA fine-tuning run on the corpus (causal-LM loss on packed sequences)."""
 
     base: str = "smollm2-135m-instruct"  # model the adapter is trained on (packaged name, folder or hub id)
-    rank: int = 8  # LoRA rank r, 1..1024; 8 on attention keeps an adapter at ~1-2 MB in fp16
+    rank: int = 8  # LoRA rank r, 1..1024; provisional, to be chosen on the dev split (8 on all projections: ~5 MB in fp16 for SmolLM2)
     lora_alpha: float = 16.0  # LoRA scale numerator (scale = lora_alpha / rank), > 0
     lora_dropout: float = 0.0  # dropout on the LoRA input, 0 <= p < 1; 0 keeps resume bit-exact
-    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")  # module names that get LoRA
-    lr: float = 5e-4  # peak AdamW learning rate, 0 < lr <= 1
+    target_modules: tuple[str, ...] = ALL_PROJECTIONS  # module names that get LoRA: every linear projection (facts live in the MLPs too)
+    lr: float = 5e-4  # peak AdamW learning rate, 0 < lr <= 1; provisional, to be chosen on the dev split
     weight_decay: float = 0.0  # AdamW decoupled weight decay, >= 0
     schedule: str = "cosine"  # lr schedule after warm-up: cosine | linear | constant
     warmup_steps: int = 8  # optimizer steps of linear warm-up from lr 0 (the peak is reached at this step), >= 0
-    epochs: int = 1  # passes over the packed corpus, >= 1
+    epochs: int = 10  # passes over the packed corpus (+ derived data), 1..1000; a ceiling once early stopping is on
     max_steps: int = 0  # stop after this many optimizer steps; 0 = no cap (run all epochs)
     seq_len: int = 256  # tokens per packed sequence, 16..32768
     batch_size: int = 4  # sequences per micro-batch per process, >= 1
@@ -55,11 +71,14 @@ class LoraTrainConfig:
     max_grad_norm: float = 1.0  # gradient clipping threshold (L2); 0 = no clipping
     seed: int = 0  # seeds LoRA init and the sequence order
     dtype: str = "float32"  # frozen base weights: float32 | bfloat16 (bf16 halves memory; LoRA stays fp32)
-    autocast_bf16: bool = True  # bf16 autocast for forward/backward (AMX/AVX-512-BF16 CPUs, any CUDA GPU)
+    autocast_bf16: bool = field(default_factory=lambda: bf16_hardware())  # bf16 autocast; default: on only where torch reports bf16 hardware
     gradient_checkpointing: bool = False  # recompute activations in backward: less memory, ~30 % slower
     checkpoint_every: int = 20  # optimizer steps between resumable checkpoints; 0 = never
-    derived_data: str = "none"  # derived Q/A beside the corpus text: none | corpus (adapters/derived.py, on the fly) | a JSONL from `corpus derive`
+    derived_data: str = "corpus"  # derived Q/A beside the corpus text: none | corpus (adapters/derived.py, on the fly) | a JSONL from `corpus derive`
     derived_format: str = "chat"  # how derived Q/A are rendered: chat (the model's chat template) | plain (Question:/Answer:)
+    heldout: str = "benchmarks/raq/heldout"  # folder of held-out domain text (.md/.txt, never trained on) for early stopping; "" = none
+    patience: int = 2  # held-out evaluations without a new best before training stops (the best adapter is kept); 0 = never stop early
+    eval_every: int = 0  # optimizer steps between held-out evaluations; 0 = at the end of every epoch
 
     def __post_init__(self) -> None:
         _check_range("rank", self.rank, 1, 1024)
@@ -75,6 +94,10 @@ class LoraTrainConfig:
         _check_range("grad_accum", self.grad_accum, 1, 4096)
         _check_range("max_grad_norm", self.max_grad_norm, 0.0, None)
         _check_range("checkpoint_every", self.checkpoint_every, 0, None)
+        _check_range("patience", self.patience, 0, None)
+        _check_range("eval_every", self.eval_every, 0, None)
+        if self.patience > 0 and not self.heldout:
+            raise ConfigError(f"patience={self.patience}: early stopping needs held-out text; set heldout=FOLDER or patience=0")
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("dtype", self.dtype, WEIGHT_DTYPES)
         _check_choice("derived_format", self.derived_format, DERIVED_FORMATS)
@@ -117,7 +140,7 @@ TEACHER_DEFAULTS: Mapping[str, Any] = {"base": "gemma3-270m", "batch_size": 2, "
 #: Fields added after adapters were first shipped, with the value that reproduces how an adapter
 #: trained before the field existed was trained (a manifest's config lacks such a field). Fields
 #: left out here change nothing when these hold, and take today's default.
-LEGACY_VALUES: Mapping[str, Any] = {"derived_data": "none"}
+LEGACY_VALUES: Mapping[str, Any] = {"derived_data": "none", "heldout": "", "patience": 0}
 
 
 def _check_range(name: str, value: Any, low: float | None, high: float | None, shown: str | None = None) -> None:

@@ -6,7 +6,8 @@ Every document body (front matter removed) is tokenised on its own, followed by 
 end-of-sequence token, and the documents are concatenated into one token stream. The stream is cut
 into blocks of ``seq_len`` tokens (the tail shorter than a block is dropped); tokenizers that
 start their inputs with BOS (Gemma, Llama) get BOS at the head of every block. Benchmark items
-are never read here -- only the corpus folder.
+are never read here -- only the corpus folder. Training appends the questions derived from the
+corpus (:func:`adapters.derived.training_texts`) as further documents before tokenising.
 
 Each token keeps the character span it covers in one joined corpus text (documents separated by
 one newline that no tokenizer sees; EOS is a zero-width token at its document's end; BOS has start

@@ -40,9 +40,12 @@ import re
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from harness.api.errors import DataError
+
+if TYPE_CHECKING:
+    from adapters.config import LoraTrainConfig
 
 DERIVED_VERSION = 1  # bump when the same corpus derives different examples
 DERIVED_KINDS = ("quantity", "term", "table")
@@ -316,3 +319,30 @@ def render(example: Example, tokenizer: Any, fmt: str = "chat") -> str:
     if fmt == "chat" and getattr(tokenizer, "chat_template", None):
         return str(tokenizer.apply_chat_template(example.messages(), tokenize=False)).strip()
     return f"Question: {example.question}\nAnswer: {example.answer}"
+
+
+def training_texts(config: LoraTrainConfig, corpus: Path, corpus_sha: str, tokenizer: Any) -> tuple[list[str], dict[str, Any] | None]:
+    """The derived examples ``config.derived_data`` names (none, on the fly, or a file), rendered in
+    ``config.derived_format`` as extra training documents, and their provenance for the manifest
+    (None when there are none)."""
+    from adapters.manifest import display_path, repo_path
+
+    if config.derived_data == "none":
+        return [], None
+    if config.derived_data == "corpus":
+        examples = derive_corpus(corpus)
+        derived: dict[str, Any] = {"source": "corpus", "version": DERIVED_VERSION, "seed": 0}
+    else:
+        path = repo_path(config.derived_data)
+        header, examples = read_derived(path)
+        if header.get("corpus_sha256") != corpus_sha:
+            raise DataError(
+                f"derived_data={config.derived_data!r}: derived from another corpus (sha256 {str(header.get('corpus_sha256'))[:12]}, "
+                f"training corpus {corpus_sha[:12]}); regenerate it with "
+                f"`python -m harness corpus derive --corpus {display_path(corpus)} --output {config.derived_data}`"
+            )
+        derived = {"source": display_path(path), "version": header.get("version"), "seed": header.get("seed")}
+    texts = [render(example, tokenizer, config.derived_format) for example in examples]
+    tokens = sum(len(ids) + 1 for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]) if texts else 0  # + EOS each
+    derived.update(format=config.derived_format, examples=len(examples), counts=counts(examples), tokens=tokens, sha256=examples_sha256(examples))
+    return texts, derived

@@ -27,7 +27,7 @@ from harness.api.errors import ArtifactError
 from harness.benchmark import DEFAULT_CORPUS, REPO_ROOT
 
 SCHEMA = "raq-harness/adapter-manifest"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: derived data, held-out evaluations, epochs completed, early stopping (version 1 manifests read the same)
 MANIFEST = "manifest.json"
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
@@ -98,6 +98,9 @@ def read_manifest(folder: Path, hint: str = "") -> dict[str, Any]:
         raise ArtifactError(f"{path}: unreadable manifest ({exc}); {fix}") from None
     if data.get("schema") != SCHEMA:
         raise ArtifactError(f"{path}: schema {data.get('schema')!r} is not {SCHEMA!r}; {fix}")
+    if not isinstance(data.get("schema_version"), int) or data["schema_version"] > SCHEMA_VERSION:
+        seen = data.get("schema_version")
+        raise ArtifactError(f"{path}: manifest schema_version {seen!r} is not one this raq-harness reads (1..{SCHEMA_VERSION}); upgrade raq-harness")
     return data
 
 

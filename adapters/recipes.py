@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from adapters.config import LoraTrainConfig, TrainSpec, load_spec, reproducing_overrides
+from adapters.config import TrainSpec, load_spec, reproducing_overrides
 from adapters.manifest import ADAPTER_WEIGHTS, check_adapter, display_path, recorded_spec, repo_path, train_command, write_manifest
 from adapters.teacher_cache import CROSS_VOCAB, SAME_VOCAB, TeacherCache
 from harness.api.errors import ArtifactError, ConfigError
@@ -186,6 +186,8 @@ def train_adapter(request: TrainRequest, callback: Callable[[int, dict[str, floa
     import torch
 
     from adapters.data import bos_id, corpus_texts, pack, tokenize_documents
+    from adapters.derived import training_texts
+    from adapters.heldout import bits_per_byte, heldout_folder, load_heldout
     from adapters.trainer import TRAINER_VERSION, clear_checkpoint, make_accelerator, train_loop
     from harness.cache_folder import cache_dir
     from harness.corpus import content_hash
@@ -194,13 +196,14 @@ def train_adapter(request: TrainRequest, callback: Callable[[int, dict[str, floa
 
     spec = request.spec
     started = time.perf_counter()
+    heldout_dir = heldout_folder(spec.lora)  # before any model loads: a missing folder fails at once
     accelerator = make_accelerator(request.device)
     device = "cpu" if accelerator.device.type == "cpu" else str(accelerator.device)
     base = resolve(spec.lora.base)
     corpus_sha = content_hash(Path(request.corpus))
     texts = corpus_texts(Path(request.corpus))
     tokenizer = load_tokenizer(base)
-    derived_texts, derived = derived_training_texts(spec.lora, Path(request.corpus), corpus_sha, tokenizer)
+    derived_texts, derived = training_texts(spec.lora, Path(request.corpus), corpus_sha, tokenizer)
     corpus_documents = len(texts)
     texts = texts + derived_texts
     blocks = pack(tokenize_documents(texts, tokenizer), spec.lora.seq_len, bos_id(tokenizer))
@@ -213,6 +216,7 @@ def train_adapter(request: TrainRequest, callback: Callable[[int, dict[str, floa
         blocks.n_blocks,
         blocks.seq_len,
     )
+    heldout = load_heldout(heldout_dir, tokenizer, spec.lora.seq_len) if heldout_dir is not None else None
     cache, teacher = None, None
     if spec.kd is not None:
         with accelerator.main_process_first():  # DDP: rank 0 builds and saves, the others load it
@@ -223,9 +227,14 @@ def train_adapter(request: TrainRequest, callback: Callable[[int, dict[str, floa
     model, _ = _load_model(base, spec.lora.dtype, device)
     model = _attach_lora(model, spec)
     run = {"spec": spec.to_dict(), "corpus": corpus_sha, "base": base.weights_sha256, "layout": blocks.layout_hash(), "teacher": teacher}
+    run["heldout"] = heldout.sha256 if heldout is not None else None  # the held-out text decides when to stop
     run_key = hashlib.sha256(json.dumps({**run, "trainer": TRAINER_VERSION}, sort_keys=True).encode()).hexdigest()  # a checkpoint resumes only this run
     checkpoint_dir = cache_dir() / "train-checkpoints" / hashlib.sha256(str(Path(request.output).resolve()).encode()).hexdigest()[:16]
-    result = train_loop(model, blocks, spec.lora, loss_fn, checkpoint_dir, run_key, accelerator=accelerator, quiet=request.quiet, callback=callback)
+    autocast = spec.lora.autocast_bf16
+    evaluate = (lambda m: bits_per_byte(m, heldout, spec.lora.batch_size, autocast)) if heldout is not None else None
+    result = train_loop(
+        model, blocks, spec.lora, loss_fn, checkpoint_dir, run_key, accelerator=accelerator, quiet=request.quiet, callback=callback, evaluate=evaluate
+    )
     manifest: dict[str, Any] = {}
     if accelerator.is_main_process:
         unwrapped = accelerator.unwrap_model(model)
@@ -259,13 +268,17 @@ def train_adapter(request: TrainRequest, callback: Callable[[int, dict[str, floa
                 "sequences": blocks.n_blocks,  # packed training sequences, derived examples included
             },
             "derived": derived,
-            "heldout": _heldout_record(),
             "config": spec.to_dict(),
             "config_file": request.config_file,
             "overrides": list(request.overrides),
             "seed": spec.lora.seed,
+            "epochs": spec.lora.epochs,  # the ceiling; early stopping may end sooner
+            "epochs_completed": result.epochs_completed,
+            "stopped_early": result.stopped_early,
             "steps": result.steps,
+            "adapter_step": result.best_step or result.steps,  # the step whose weights were saved
             "tokens_seen": result.tokens_seen,
+            "heldout": _heldout_record(heldout, result) if heldout is not None else _unseen_heldout(),
             "first_losses": {k: round(v, 4) for k, v in result.first_losses.items()},
             "final_losses": {k: round(v, 4) for k, v in result.final_losses.items()},
             "train_wall_s": round(result.wall_s, 1),
@@ -285,35 +298,14 @@ def train_adapter(request: TrainRequest, callback: Callable[[int, dict[str, floa
     return manifest
 
 
-def derived_training_texts(config: LoraTrainConfig, corpus: Path, corpus_sha: str, tokenizer: Any) -> tuple[list[str], dict[str, Any] | None]:
-    """The derived examples ``config.derived_data`` names (:mod:`adapters.derived`), rendered in
-    ``config.derived_format`` as extra training documents, and their provenance for the manifest
-    (None when there are none)."""
-    from adapters.derived import DERIVED_VERSION, counts, derive_corpus, examples_sha256, read_derived, render
-    from harness.api.errors import DataError
-
-    if config.derived_data == "none":
-        return [], None
-    if config.derived_data == "corpus":
-        examples = derive_corpus(corpus)
-        derived: dict[str, Any] = {"source": "corpus", "version": DERIVED_VERSION, "seed": 0}
-    else:
-        path = repo_path(config.derived_data)
-        header, examples = read_derived(path)
-        if header.get("corpus_sha256") != corpus_sha:
-            raise DataError(
-                f"derived_data={config.derived_data!r}: derived from another corpus (sha256 {str(header.get('corpus_sha256'))[:12]}, "
-                f"training corpus {corpus_sha[:12]}); regenerate it with "
-                f"`python -m harness corpus derive --corpus {display_path(corpus)} --output {config.derived_data}`"
-            )
-        derived = {"source": display_path(path), "version": header.get("version"), "seed": header.get("seed")}
-    texts = [render(example, tokenizer, config.derived_format) for example in examples]
-    tokens = sum(len(ids) + 1 for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]) if texts else 0  # + EOS each
-    derived.update(format=config.derived_format, examples=len(examples), counts=counts(examples), tokens=tokens, sha256=examples_sha256(examples))
-    return texts, derived
+def _heldout_record(heldout: Any, result: Any) -> dict[str, Any]:
+    """The held-out set and every evaluation of it, for the manifest."""
+    evaluations = [{"step": int(e["step"]), "epoch": e["epoch"], "bpb": round(e["heldout_bpb"], 5)} for e in result.evaluations]
+    best = min(evaluations, key=lambda e: e["bpb"]) if evaluations else None
+    return {**heldout.describe(), "evaluations": evaluations, "best_step": best["step"] if best else None, "best_bpb": best["bpb"] if best else None}
 
 
-def _heldout_record() -> dict[str, Any] | None:
+def _unseen_heldout() -> dict[str, Any] | None:
     """The held-out domain text this adapter never trained on (the likelihood run's held-out
     bits per byte); None when the folder is missing."""
     from harness.benchmark import DEFAULT_HELDOUT
@@ -343,7 +335,8 @@ def sweep_name(kind: str, point: Mapping[str, str]) -> str:
 
 def run_sweep(request: TrainRequest, items: Sequence[str], output_root: Path, callback: Callable[..., None] | None = None) -> tuple[list[dict[str, Any]], Path]:
     """Train one adapter per grid point (sharing the teacher cache) and write a system config
-    TOML that makes every point a selectable system; returns the manifests and that TOML."""
+    TOML that makes every point a selectable system -- those of earlier sweeps into the same
+    folder too; returns the manifests and that TOML."""
     grid = parse_sweep(items)
     manifests = []
     names = []
@@ -358,16 +351,31 @@ def run_sweep(request: TrainRequest, items: Sequence[str], output_root: Path, ca
         manifests.append(train_adapter(sub, callback))
         names.append(name)
     toml_path = Path(output_root) / f"sweep-{request.kind}.toml"
+    earlier = _sweep_systems(toml_path)  # points of earlier sweeps into the same folder stay registered
+    adapters = {**earlier, **{name: display_path(Path(output_root) / name) for name in names}}
     lines = [
-        f"# Written by: {request.command()} --sweep {' '.join(items)}",
-        f"# Use: python -m harness run --system-config {display_path(toml_path)} --systems {request.kind},{','.join(names)}",
+        f"# Written by: {request.command()} --sweep {' '.join(items)} (and earlier sweeps into {display_path(output_root)})",
+        f"# Use: python -m harness run --system-config {display_path(toml_path)} --systems {request.kind},{','.join(adapters)}",
         "",
     ]
-    for name in names:
-        lines += [f'[systems."{name}"]', f'base = "{request.kind}"', f'adapter = "{display_path(Path(output_root) / name)}"', ""]
+    for name, adapter in adapters.items():
+        lines += [f'[systems."{name}"]', f'base = "{request.kind}"', f'adapter = "{adapter}"', ""]
     toml_path.parent.mkdir(parents=True, exist_ok=True)
     toml_path.write_text("\n".join(lines), encoding="utf-8")
     return manifests, toml_path
+
+
+def _sweep_systems(toml_path: Path) -> dict[str, str]:
+    """``{system name: adapter folder}`` of a sweep TOML written before (empty when there is none)."""
+    import tomllib
+
+    if not toml_path.exists():
+        return {}
+    try:
+        systems = tomllib.loads(toml_path.read_text(encoding="utf-8")).get("systems", {})
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{toml_path}: {exc}; fix or delete the file, then rerun the sweep") from None
+    return {name: str(table["adapter"]) for name, table in systems.items() if isinstance(table, dict) and "adapter" in table}
 
 
 def ensure_adapter(kind: str, folder: Path, model: str | None = None, train_missing: bool = False, quiet: bool = True) -> dict[str, Any]:

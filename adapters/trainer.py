@@ -1,5 +1,6 @@
 """The training loop shared by LoRA, teacher and LoRA-KD runs: AdamW, warm-up + decay, gradient
-accumulation, optional bf16 autocast, resumable checkpoints, DDP through accelerate.
+accumulation, optional bf16 autocast, early stopping on held-out text, resumable checkpoints, DDP
+through accelerate.
 
     python -m harness train lora                                   # one process (CPU or one GPU)
     accelerate launch -m harness train lora-kd                     # DDP on every visible GPU
@@ -10,11 +11,19 @@ holds ``index`` (the block numbers, to look up cached teacher targets) and ``inp
 (:func:`adapters.data.micro_batches`), gradients are all-reduced once per optimizer step, and
 only the main process writes checkpoints and logs.
 
-A checkpoint (trainable weights, optimizer, scheduler, step, losses, elapsed time) is written
-every ``checkpoint_every`` optimizer steps as safetensors + JSON (nothing is pickled). Started
-again with the same config, a killed run continues from its last checkpoint; the sequence order
-is a pure function of the seed, so the resumed run sees exactly the batches the uninterrupted one
-would have.
+Early stopping: given ``evaluate(model) -> held-out bits per byte`` (:mod:`adapters.heldout`),
+the loop evaluates at the end of every epoch (or every ``eval_every`` steps) and after the last
+step, keeps a copy of the trainable weights of the best evaluation so far, and stops once
+``patience`` evaluations in a row bring no new best (``patience = 0``: evaluate, never stop). The
+model leaves the loop with the best evaluation's weights. The lr schedule spans all ``epochs``
+whether or not training stops early.
+
+A checkpoint (trainable weights, the best weights so far, optimizer, scheduler, step, losses,
+evaluations, elapsed time) is written every ``checkpoint_every`` optimizer steps and after every
+evaluation, as safetensors + JSON (nothing is pickled). Started again with the same config, a
+killed run continues from its last checkpoint; the sequence order is a pure function of the seed,
+so the resumed run sees exactly the batches -- and makes exactly the stopping decisions -- of the
+uninterrupted one.
 """
 
 from __future__ import annotations
@@ -38,8 +47,9 @@ from adapters.losses import LossParts
 log = logging.getLogger(__name__)
 
 LossFn = Callable[[Any, dict[str, Any]], LossParts]
+EvaluateFn = Callable[[Any], float]  # model -> held-out bits per byte (lower is better)
 CHECKPOINT = "checkpoint.json"  # names the step's safetensors file; see _save_checkpoint
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2  # 2: evaluations and the best weights so far
 
 
 @dataclass
@@ -51,6 +61,10 @@ class TrainResult:
     final_losses: dict[str, float]  # mean loss / ce / kd over the last ``window`` steps
     resumed_from_step: int | None = None
     history: list[dict[str, float]] = field(default_factory=list)  # one record per optimizer step
+    evaluations: list[dict[str, float]] = field(default_factory=list)  # {"step", "epoch", "heldout_bpb"} per evaluation
+    best_step: int | None = None  # step of the lowest held-out bits per byte: the weights the model leaves with
+    stopped_early: bool = False  # ``patience`` evaluations without a new best ended training
+    epochs_completed: float = 0.0  # passes over the training sequences actually made
 
     @property
     def tokens_per_s(self) -> float:
@@ -64,6 +78,11 @@ class LoopState(TypedDict):
     tokens_seen: int  # tokens through the model so far, all processes
     elapsed_s: float  # seconds inside the loop so far
     history: list[dict[str, float]]  # one record per optimizer step
+    evaluations: list[dict[str, float]]  # one record per held-out evaluation
+    best_step: int  # step of the best evaluation so far (0: none yet)
+    best_bpb: float  # its held-out bits per byte (inf: none yet)
+    since_best: int  # evaluations since the best one
+    stopped_early: bool
 
 
 SCHEDULERS = {"cosine": "cosine", "linear": "linear", "constant": "constant_with_warmup"}  # config.schedule -> transformers name
@@ -98,11 +117,13 @@ def train_loop(
     quiet: bool = False,
     callback: Callable[[int, dict[str, float]], None] | None = None,
     window: int = 10,
+    evaluate: EvaluateFn | None = None,
 ) -> TrainResult:
     """Train the trainable (LoRA) parameters of ``model`` in place and return the statistics.
 
     ``run_key`` identifies the run (config, data, teacher); a checkpoint with another key is
-    ignored (and overwritten), so changing the config never resumes a stale run.
+    ignored (and overwritten), so changing the config never resumes a stale run. ``evaluate``
+    turns on held-out evaluation and early stopping (``config.patience``, ``config.eval_every``).
     """
     import torch
 
@@ -113,12 +134,24 @@ def train_loop(
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     model, optimizer = accelerator.prepare(model, optimizer)
     schedule = micro_batches(blocks.n_blocks, config.batch_size, config.seed, config.epochs, accelerator.process_index, accelerator.num_processes)
+    per_epoch = len(schedule) // config.epochs  # micro-batches per epoch (every epoch has as many)
     total_steps = math.ceil(len(schedule) / config.grad_accum)
     if config.max_steps:
         total_steps = min(total_steps, config.max_steps)
     scheduler = make_scheduler(optimizer, config, total_steps)
-    state: LoopState = {"step": 0, "tokens_seen": 0, "elapsed_s": 0.0, "history": []}
-    resumed = _load_checkpoint(checkpoint_dir / CHECKPOINT, run_key, accelerator.unwrap_model(model), optimizer, scheduler, state)
+    state: LoopState = {
+        "step": 0,
+        "tokens_seen": 0,
+        "elapsed_s": 0.0,
+        "history": [],
+        "evaluations": [],
+        "best_step": 0,
+        "best_bpb": math.inf,
+        "since_best": 0,
+        "stopped_early": False,
+    }
+    best: dict[str, Any] = {}  # trainable weights of the best evaluation (CPU copies)
+    resumed = _load_checkpoint(checkpoint_dir / CHECKPOINT, run_key, accelerator.unwrap_model(model), optimizer, scheduler, state, best)
     device = accelerator.device
     autocast = config.autocast_bf16 and device.type in ("cpu", "cuda")
     bar = _progress(total_steps, int(state["step"]), quiet or not accelerator.is_main_process)
@@ -126,7 +159,7 @@ def train_loop(
     started = time.perf_counter()
     elapsed_before = float(state["elapsed_s"])
     try:
-        while state["step"] < total_steps:
+        while state["step"] < total_steps and not state["stopped_early"]:
             step = int(state["step"])
             micro = schedule[step * config.grad_accum : (step + 1) * config.grad_accum]
             sums = {"loss": 0.0, "ce": 0.0, "kd": 0.0}
@@ -150,14 +183,18 @@ def train_loop(
             optimizer.zero_grad(set_to_none=True)
             state["step"] = step + 1
             state["tokens_seen"] = int(state["tokens_seen"]) + tokens * accelerator.num_processes
-            state["elapsed_s"] = elapsed_before + time.perf_counter() - started
             record = {"step": step + 1, "lr": scheduler.get_last_lr()[0], **sums}
+            evaluated = evaluate is not None and _evaluation_due(step, config, per_epoch, total_steps)
+            if evaluated:
+                assert evaluate is not None
+                record["heldout_bpb"] = _evaluate(evaluate, accelerator, model, state, best, config, per_epoch)
+            state["elapsed_s"] = elapsed_before + time.perf_counter() - started
             state["history"].append(record)
             bar.update(1)
             bar.set_postfix(loss=f"{sums['loss']:.3f}", refresh=False)
-            if accelerator.is_main_process and (step + 1) % 10 == 0:
+            if accelerator.is_main_process and ((step + 1) % 10 == 0 or evaluated):
                 log.info(
-                    "step %d/%d loss %.4f ce %.4f kd %.4f lr %.2e %.0f tok/s",
+                    "step %d/%d loss %.4f ce %.4f kd %.4f lr %.2e %.0f tok/s%s",
                     step + 1,
                     total_steps,
                     sums["loss"],
@@ -165,21 +202,81 @@ def train_loop(
                     sums["kd"],
                     record["lr"],
                     state["tokens_seen"] / max(state["elapsed_s"], 1e-9),
+                    f" held-out {record['heldout_bpb']:.4f} bits/byte" if evaluated else "",
                 )
-            if config.checkpoint_every and (step + 1) % config.checkpoint_every == 0 and step + 1 < total_steps:
+            due = config.checkpoint_every and ((step + 1) % config.checkpoint_every == 0 or evaluated)
+            if due and step + 1 < total_steps and not state["stopped_early"]:
                 if accelerator.is_main_process:
-                    _save_checkpoint(checkpoint_dir / CHECKPOINT, run_key, accelerator.unwrap_model(model), optimizer, scheduler, state)
+                    _save_checkpoint(checkpoint_dir / CHECKPOINT, run_key, accelerator.unwrap_model(model), optimizer, scheduler, state, best)
                 accelerator.wait_for_everyone()
             if callback is not None:
                 callback(step + 1, record)
     finally:
         bar.close()
     model.eval()
+    if best and state["best_step"] != state["step"]:
+        _restore(accelerator.unwrap_model(model), best)  # leave with the best evaluation's weights
     history = list(state["history"])
     tail = history[-window:]
     final = {k: sum(r[k] for r in tail) / len(tail) for k in ("loss", "ce", "kd")} if tail else {}
     first = {k: history[0][k] for k in ("loss", "ce", "kd")} if history else {}
-    return TrainResult(int(state["step"]), int(state["tokens_seen"]), float(state["elapsed_s"]), first, final, resumed, history)
+    return TrainResult(
+        int(state["step"]),
+        int(state["tokens_seen"]),
+        float(state["elapsed_s"]),
+        first,
+        final,
+        resumed,
+        history,
+        evaluations=list(state["evaluations"]),
+        best_step=int(state["best_step"]) if state["evaluations"] else None,
+        stopped_early=bool(state["stopped_early"]),
+        epochs_completed=round(int(state["step"]) * config.grad_accum / max(1, per_epoch), 3),
+    )
+
+
+def _evaluation_due(step: int, config: LoraTrainConfig, per_epoch: int, total_steps: int) -> bool:
+    """Whether optimizer step ``step`` (0-based) ends with a held-out evaluation: every
+    ``eval_every`` steps, else when it finishes an epoch; and always after the last step."""
+    done = step + 1
+    if done == total_steps:
+        return True
+    if config.eval_every:
+        return done % config.eval_every == 0
+    return done * config.grad_accum // per_epoch > step * config.grad_accum // per_epoch
+
+
+def _evaluate(evaluate: EvaluateFn, accelerator: Any, model: Any, state: LoopState, best: dict[str, Any], config: LoraTrainConfig, per_epoch: int) -> float:
+    """One held-out evaluation: record it, keep the weights when they are the best so far, and
+    decide whether to stop. Under DDP every process takes the main process's value."""
+    unwrapped = accelerator.unwrap_model(model)
+    bpb = float(evaluate(unwrapped))
+    if accelerator.num_processes > 1:
+        from accelerate.utils import broadcast_object_list
+
+        bpb = float(broadcast_object_list([bpb])[0])
+    step = int(state["step"])
+    state["evaluations"].append({"step": step, "epoch": round(step * config.grad_accum / max(1, per_epoch), 3), "heldout_bpb": bpb})
+    if bpb < state["best_bpb"]:
+        state["best_bpb"], state["best_step"], state["since_best"] = bpb, step, 0
+        best.clear()
+        best.update(_trainable_state(unwrapped))
+    else:
+        state["since_best"] = int(state["since_best"]) + 1
+        if config.patience and state["since_best"] >= config.patience:
+            state["stopped_early"] = True
+            since, best_bpb, best_step = state["since_best"], state["best_bpb"], state["best_step"]
+            log.info("early stop at step %d: %d evaluations without a new best (best %.4f bits/byte at step %d)", step, since, best_bpb, best_step)
+    return bpb
+
+
+def _restore(model: Any, weights: dict[str, Any]) -> None:
+    import torch
+
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, value in weights.items():
+            params[name].copy_(value.to(params[name].device))
 
 
 def _progress(total: int, initial: int, disable: bool) -> Any:
@@ -195,15 +292,17 @@ def _trainable_state(model: Any) -> dict[str, Any]:
     return {name: p.detach().cpu().clone() for name, p in model.named_parameters() if p.requires_grad}
 
 
-def _save_checkpoint(path: Path, run_key: str, model: Any, optimizer: Any, scheduler: Any, state: LoopState) -> None:
-    """Tensors (trainable weights, optimizer moments) go to a safetensors file named after the
-    step; everything else to ``checkpoint.json``, replaced last, which names that file and its
-    sha256. A kill at any point leaves the previous complete checkpoint in force."""
+def _save_checkpoint(path: Path, run_key: str, model: Any, optimizer: Any, scheduler: Any, state: LoopState, best: dict[str, Any] | None = None) -> None:
+    """Tensors (trainable weights, the best evaluation's weights, optimizer moments) go to a
+    safetensors file named after the step; everything else to ``checkpoint.json``, replaced last,
+    which names that file and its sha256. A kill at any point leaves the previous complete
+    checkpoint in force."""
     import torch
     from safetensors.torch import save_file
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {f"trainable/{name}": value.contiguous() for name, value in _trainable_state(model).items()}
+    tensors.update({f"best/{name}": value.contiguous() for name, value in (best or {}).items()})
     optimizer_state = optimizer.state_dict()
     scalars: dict[str, dict[str, Any]] = {}
     for index, slots in optimizer_state["state"].items():
@@ -234,9 +333,10 @@ def _save_checkpoint(path: Path, run_key: str, model: Any, optimizer: Any, sched
     log.info("checkpoint at step %d -> %s", state["step"], path)
 
 
-def _load_checkpoint(path: Path, run_key: str, model: Any, optimizer: Any, scheduler: Any, state: LoopState) -> int | None:
-    """Restore a checkpoint written by :func:`_save_checkpoint` (no pickle anywhere). An
-    unreadable, incomplete or foreign checkpoint is ignored with a warning: training restarts."""
+def _load_checkpoint(path: Path, run_key: str, model: Any, optimizer: Any, scheduler: Any, state: LoopState, best: dict[str, Any] | None = None) -> int | None:
+    """Restore a checkpoint written by :func:`_save_checkpoint` (no pickle anywhere), the best
+    evaluation's weights into ``best``. An unreadable, incomplete or foreign checkpoint is ignored
+    with a warning: training restarts."""
     import torch
     from safetensors.torch import load_file
 
@@ -265,6 +365,9 @@ def _load_checkpoint(path: Path, run_key: str, model: Any, optimizer: Any, sched
             group, _, rest = key.partition("/")
             if group == "trainable":
                 params[rest].copy_(value.to(params[rest].device))
+            elif group == "best":
+                if best is not None:
+                    best[rest] = value
             else:
                 index, _, slot = rest.partition("/")
                 slots.setdefault(int(index), {})[slot] = value

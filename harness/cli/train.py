@@ -90,4 +90,11 @@ def _report(manifest: dict) -> None:
         f"{manifest['system']}: {manifest['steps']} steps, {manifest['tokens_seen']} tokens, "
         f"{manifest['train_wall_s']:.0f} s, {manifest['tokens_per_s']:.0f} tok/s, final {losses}{kd}"
     )
+    heldout = manifest.get("heldout")
+    if heldout and heldout.get("evaluations"):
+        stop = "stopped early" if manifest.get("stopped_early") else "ran every epoch"
+        print(
+            f"  {manifest.get('epochs_completed')} of {manifest.get('epochs')} epochs ({stop}); held-out bits/byte "
+            f"{' '.join(str(e['bpb']) for e in heldout['evaluations'])}; kept step {heldout['best_step']} ({heldout['best_bpb']})"
+        )
     print(f"  rebuild with: {manifest['command']}")

@@ -90,3 +90,70 @@ def test_paper_config_is_valid_and_same_vocab() -> None:
     assert spec.lora.dtype == "bfloat16" and spec.lora.gradient_checkpointing
     assert spec.kd is not None and spec.kd.teacher == "meta-llama/Llama-2-70b-chat-hf" and spec.kd.path == "same-vocab"
     assert load_spec("teacher", REPO / "configs" / "paper.toml").lora.base == "meta-llama/Llama-2-70b-chat-hf"
+
+
+def test_recipe_defaults() -> None:
+    lora = load_spec("lora").lora
+    assert lora.target_modules == ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+    assert lora.epochs > 1 and lora.derived_data == "corpus" and lora.derived_format == "chat"
+    assert load_spec("teacher").lora.derived_format == "plain"  # the teacher answers from a plain Question/Answer prompt
+
+
+@pytest.mark.parametrize(
+    ("cuda", "cuda_bf16", "avx512_bf16", "amx", "expected"),
+    [
+        (False, False, False, False, False),
+        (False, False, True, False, True),
+        (False, False, False, True, True),
+        (True, True, False, False, True),
+        (True, False, True, True, False),
+    ],
+)
+def test_bf16_autocast_defaults_to_the_hardware(
+    monkeypatch: pytest.MonkeyPatch, cuda: bool, cuda_bf16: bool, avx512_bf16: bool, amx: bool, expected: bool
+) -> None:
+    import torch
+
+    import harness.perf.utilisation as utilisation
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: cuda_bf16)
+    monkeypatch.setattr(utilisation, "cpu_features", lambda: {"avx512_bf16": avx512_bf16, "amx_tile": amx})
+    assert LoraTrainConfig().autocast_bf16 is expected
+    assert load_spec("lora", overrides=["autocast_bf16=true"]).lora.autocast_bf16 is True  # an explicit choice wins
+
+
+@pytest.mark.parametrize("kind", ["lora", "teacher", "lora-kd"])
+def test_shipped_manifests_keep_their_recorded_config(kind: str) -> None:
+    """The shipped adapters were trained before the recipe changed: their manifests, not today's
+    defaults, say what they are, and the rebuild command spells the old settings out."""
+    import json
+
+    from adapters.config import reproducing_overrides, spec_from_record
+
+    manifest = json.loads((REPO / "adapters" / "shipped" / kind / "manifest.json").read_text())
+    spec = spec_from_record(kind, manifest["config"])
+    assert spec.lora.target_modules == ("q_proj", "k_proj", "v_proj", "o_proj") and spec.lora.epochs == 1
+    assert spec.lora.derived_data == "none"  # a field the manifest predates takes its legacy value
+    recorded = {k: v for k, v in spec.to_dict()["lora"].items() if k in manifest["config"]["lora"]}
+    assert recorded == manifest["config"]["lora"]
+    overrides = reproducing_overrides(spec)
+    assert "epochs=1" in overrides and "derived_data=none" in overrides and "target_modules=q_proj,k_proj,v_proj,o_proj" in overrides
+    assert load_spec(kind, overrides=overrides) == spec  # the rebuild command gives the recorded config back
+
+
+def test_recorded_config_with_file_and_overrides_applied_again(tmp_path: Path) -> None:
+    from adapters.config import reproducing_overrides, spec_from_record
+
+    config = tmp_path / "train.toml"
+    config.write_text("[lora]\nrank = 4\n")
+    spec = load_spec("lora-kd", config, ["alpha=0.8", "epochs=2"])
+    record = spec.to_dict()
+    assert spec_from_record("lora-kd", record) == spec
+    assert load_spec("lora-kd", config, ["alpha=0.8", "epochs=2"], base=spec) == spec
+    config.write_text("[lora]\nrank = 16\n")  # the file changed since: the rank it now gives differs
+    assert load_spec("lora-kd", config, ["alpha=0.8", "epochs=2"], base=spec).lora.rank == 16
+    weird = load_spec("lora", overrides=['base="true"', "derived_data=some dir/derived.jsonl"])
+    assert load_spec("lora", overrides=reproducing_overrides(weird)) == weird  # strings that TOML would read otherwise are quoted
+    with pytest.raises(ConfigError, match="lora.rank=0 is out of range"):
+        spec_from_record("lora", {"lora": {**record["lora"], "rank": 0}})

@@ -86,8 +86,11 @@ def test_cross_vocab_kd_with_trained_teacher_lowers_loss_and_reuses_cache(
     monkeypatch.setattr(teacher_cache, "build_cache", lambda *a, **k: calls.append(1) or original(*a, **k))
     overrides = TINY + kd_args + ("epochs=1",)
     request = TrainRequest(spec=load_spec("lora-kd", None, overrides), output=tmp_path / "unused", corpus=corpus, overrides=overrides, quiet=True)
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / "sweep-lora-kd.toml").write_text('[systems."lora-kd-alpha0.5-temperature5"]\nbase = "lora-kd"\nadapter = "earlier/point"\n')
     manifests, toml_path = run_sweep(request, ["alpha=0.2,0.8", "temperature=1"], tmp_path / "sweep")
     assert calls == []
+    assert 'adapter = "earlier/point"' in toml_path.read_text()  # an earlier sweep's point stays registered
     assert [m["system"] for m in manifests] == ["lora-kd-alpha0.2-temperature1", "lora-kd-alpha0.8-temperature1"]
     assert [m["config"]["kd"]["alpha"] for m in manifests] == [0.2, 0.8]
     text = toml_path.read_text()
@@ -125,6 +128,38 @@ def test_derived_data_is_trained_on_and_recorded(tiny_models: dict[str, Path], c
     write_derived(path, derive_corpus(corpus), "another-corpus", seed=0)
     with pytest.raises(DataError, match="derived from another corpus .*corpus derive --corpus"):
         train("lora", tmp_path / "other", corpus, f"base={tiny_models['student']}", "epochs=1", f"derived_data={path}")
+
+
+def test_held_out_evaluations_are_recorded_and_the_best_adapter_kept(tiny_models: dict[str, Path], corpus: Path, cache: Path, tmp_path: Path) -> None:
+    from adapters.heldout import bits_per_byte, load_heldout
+    from harness.api.errors import ConfigError
+
+    heldout = write_corpus(
+        tmp_path / "heldout",
+        repeat=1,
+        docs={"notes.md": ("Notes", "ddr5", "# Notes\n\nThe refresh interval halves above 85 C. Setup slack is required time minus arrival time.\n")},
+    )
+    (heldout / "plain.txt").write_text("Cells leak charge and must be refreshed.\n")
+    args = (f"base={tiny_models['student']}", f"heldout={heldout}", "patience=2", "epochs=4")
+    manifest = train("lora", tmp_path / "lora", corpus, *args)
+    record = manifest["heldout"]
+    assert record["documents"] == 2 and record["bytes"] > 0 and record["tokens"] > 0
+    assert [e["epoch"] for e in record["evaluations"]][:2] == [1.0, 2.0] and all(e["bpb"] > 0 for e in record["evaluations"])
+    assert record["best_bpb"] == min(e["bpb"] for e in record["evaluations"]) and manifest["adapter_step"] == record["best_step"]
+    assert manifest["epochs"] == 4 and 0 < manifest["epochs_completed"] <= 4
+    check_adapter(tmp_path / "lora", "lora")
+    # the saved adapter is the best evaluation's: its held-out bits per byte is the recorded best (fp16 rounding aside)
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(str(tiny_models["student"])), str(tmp_path / "lora"))
+    measured = bits_per_byte(model, load_heldout(heldout, AutoTokenizer.from_pretrained(str(tiny_models["student"])), 32), 4)
+    assert measured == pytest.approx(record["best_bpb"], rel=0.01)
+    # a missing folder: an error naming the field when early stopping needs it, a warning otherwise
+    with pytest.raises(ConfigError, match=r"heldout='.*missing': no such folder; early stopping \(patience=2\)"):
+        train("lora", tmp_path / "x", corpus, f"base={tiny_models['student']}", f"heldout={tmp_path / 'missing'}", "patience=2")
+    quiet = train("lora", tmp_path / "y", corpus, f"base={tiny_models['student']}", f"heldout={tmp_path / 'missing'}", "patience=0", "epochs=1")
+    assert quiet["heldout"] is None and quiet["stopped_early"] is False
 
 
 def test_missing_teacher_cache_is_an_error_with_the_fix(tiny_models: dict[str, Path], corpus: Path, cache: Path, tmp_path: Path) -> None:

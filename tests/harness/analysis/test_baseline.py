@@ -1,8 +1,7 @@
 """The committed baseline (reports/baseline) as frames: samples_df works on a fresh clone, the
 metrics computed from the frames equal the ones stored in its run.json, and the docs examples
-run on it. Until the baseline is regenerated with the files samples_df reads (the baseline
-committed before the analysis API kept no answers), these skip and say which files are missing;
-the same checks run on run folders built in test_summary.py and test_docs.py."""
+run on it. A missing file fails the test and names it (reports/baseline/README.md says how the
+folder is made)."""
 
 from __future__ import annotations
 
@@ -25,7 +24,7 @@ BASELINE_FILES = ("run.json", "samples.jsonl", "benchmark.jsonl", "grades.jsonl"
 def assert_baseline_complete() -> None:
     missing = [name for name in BASELINE_FILES if not (BASELINE / name).exists()]
     if missing:
-        pytest.skip(f"reports/baseline lacks {', '.join(missing)}: regenerate the baseline and copy them from its run folder (reports/baseline/README.md)")
+        pytest.fail(f"reports/baseline lacks {', '.join(missing)}: regenerate the baseline and copy them from its run folder (reports/baseline/README.md)")
 
 
 def test_baseline_samples_frame_has_every_graded_answer() -> None:
