@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from harness.models.loops import LOOP_NGRAM, LOOP_REPEATS
 from harness.registry import Registry
 from tests.conftest import REPO
 
@@ -21,15 +20,19 @@ pytestmark = pytest.mark.integration
 
 
 def test_builtin_fingerprints_equal_the_committed_baselines() -> None:
-    """With loop stopping off a built-in's fingerprint is the one the baseline recorded (made
-    before loop stopping existed); on, the default, it adds only the ``loop_stop`` key."""
+    """A built-in's fingerprint is the one the baseline recorded, apart from the model libraries'
+    versions (those of the machine the tests run on); with loop stopping off it lacks only the
+    ``loop_stop`` key."""
+    from harness.models.generation import model_library_versions
+
     baseline = json.loads((REPO / "reports" / "baseline" / "run.json").read_text())["systems"]
     registry = Registry.from_entry_points()
-    loop_stop = {"loop_stop": {"ngram": LOOP_NGRAM, "repeats": LOOP_REPEATS}}
+    here = model_library_versions()
     for name in BUILTINS:
-        recorded = {k: v for k, v in baseline[name]["fingerprint"].items() if k != "loop_stop"}
-        assert dict(registry.create(name, loop_stop=False).fingerprint) == recorded, name
-        assert dict(registry.create(name).fingerprint) == {**recorded, **loop_stop}, name
+        recorded = {**baseline[name]["fingerprint"], "libraries": here}
+        assert "loop_stop" in recorded, name
+        assert dict(registry.create(name).fingerprint) == recorded, name
+        assert dict(registry.create(name, loop_stop=False).fingerprint) == {k: v for k, v in recorded.items() if k != "loop_stop"}, name
 
 
 def test_rag_teacher_declared_in_toml_runs(tmp_path: Path) -> None:
