@@ -278,7 +278,7 @@ def train_adapter(request: TrainRequest, callback: Callable[[int, dict[str, floa
             "steps": result.steps,
             "adapter_step": result.best_step or result.steps,  # the step whose weights were saved
             "tokens_seen": result.tokens_seen,
-            "heldout": _heldout_record(heldout, result) if heldout is not None else _unseen_heldout(),
+            "heldout": _heldout_record(heldout, result) if heldout is not None else _unseen_heldout(spec.lora.heldout),
             "first_losses": {k: round(v, 4) for k, v in result.first_losses.items()},
             "final_losses": {k: round(v, 4) for k, v in result.final_losses.items()},
             "train_wall_s": round(result.wall_s, 1),
@@ -305,15 +305,15 @@ def _heldout_record(heldout: Any, result: Any) -> dict[str, Any]:
     return {**heldout.describe(), "evaluations": evaluations, "best_step": best["step"] if best else None, "best_bpb": best["bpb"] if best else None}
 
 
-def _unseen_heldout() -> dict[str, Any] | None:
-    """The held-out domain text this adapter never trained on (the likelihood run's held-out
-    bits per byte); None when the folder is missing."""
-    from harness.benchmark import DEFAULT_HELDOUT
+def _unseen_heldout(folder: str) -> dict[str, Any] | None:
+    """The held-out domain text (config ``heldout``) this adapter neither trained on nor stopped
+    on: what the likelihood run's held-out bits per byte is measured on. None when it is missing."""
     from harness.corpus import content_hash
 
-    if not DEFAULT_HELDOUT.is_dir():
+    path = repo_path(folder)
+    if not path.is_dir():
         return None
-    return {"path": display_path(DEFAULT_HELDOUT), "sha256": content_hash(DEFAULT_HELDOUT), "trained_on": False}
+    return {"path": display_path(path), "sha256": content_hash(path), "trained_on": False}
 
 
 def parse_sweep(items: Sequence[str]) -> dict[str, list[str]]:

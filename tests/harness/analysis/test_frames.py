@@ -67,12 +67,12 @@ def test_retrieval_extra_and_new_grade_fields(run: Path) -> None:
             }
     (run / "samples.jsonl").write_text("".join(json.dumps(s) + "\n" for s in samples))
     grades = [json.loads(line) for line in (run / "grades.jsonl").read_text().splitlines()]
-    (run / "grades.jsonl").write_text("".join(json.dumps({**g, "degenerate": g["system"] == "vanilla"}) + "\n" for g in grades))
+    (run / "grades.jsonl").write_text("".join(json.dumps({**g, "judge_flag": g["system"] == "vanilla"}) + "\n" for g in grades))
     df = samples_df(run)
     rag = df[df["system"] == "rag"].iloc[0]
     assert rag["retrieved"] == ["a.md#x:0", "b.md#y:1"] and rag["passages_shown"] == 1 and rag["extra"]["logprob"] == -3.5
     assert df[df["system"] == "vanilla"]["retrieved"].isna().all()
-    assert list(df.columns[-1:]) == ["degenerate"] and df.groupby("system", observed=True)["degenerate"].all().to_dict() == {"vanilla": True, "rag": False}
+    assert list(df.columns[-1:]) == ["judge_flag"] and df.groupby("system", observed=True)["judge_flag"].all().to_dict() == {"vanilla": True, "rag": False}
 
 
 def test_a_sample_of_an_unknown_item_has_no_grade(run: Path) -> None:

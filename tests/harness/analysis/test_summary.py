@@ -102,7 +102,7 @@ def test_metrics_df_shape_and_values(tmp_path: Path) -> None:
     assert accuracy.loc["a", "rag"] == 0.0 and accuracy.loc["b", "rag"] == 1.0
     latency = metrics[(metrics["metric"] == "mean_latency_s") & (metrics["system"] == "rag")]
     assert latency["value"].tolist() == [1.0, 2.0] and latency["n"].tolist() == [12, 12]
-    assert len(metrics) == 2 * 2 * 13  # runs x systems x metrics (every metric applies here)
+    assert len(metrics) == 2 * 2 * 19  # runs x systems x metrics (every metric applies here; 4 categories)
 
 
 def test_summarize_by_any_grouping(tmp_path: Path) -> None:
@@ -127,7 +127,8 @@ def test_proportions_get_wilson_intervals_and_means_the_bootstrap(tmp_path: Path
     kinds = rows["interval"].astype(str).to_dict()
     assert {m for (s, m), k in kinds.items() if k == "wilson" and s == "vanilla"} == {
         "accuracy", "accuracy_reasoning", "accuracy_accuracy", "accuracy_quality", "accuracy_refusal_probe",
-        "unit_error_rate", "numeric_value_error_rate", "refusal_rate", "false_refusal_rate",
+        "unit_error_rate", "numeric_value_error_rate", "refusal_rate", "false_refusal_rate", "accuracy_strict",
+        "degenerate_rate", "degenerate_rate_reasoning", "degenerate_rate_accuracy", "degenerate_rate_quality", "degenerate_rate_refusal_probe",
     }  # fmt: skip
     assert kinds[("vanilla", "quality")] == kinds[("vanilla", "mean_latency_s")] == "bootstrap"
     zero = rows.loc[("vanilla", "accuracy")]  # 0 of 12 scored items: the interval is not [0, 0]
