@@ -147,6 +147,7 @@ def test_lora_through_the_runner(tiny_models: dict[str, Path], corpus: Path, cac
         quiet=True,
         system_options=options,
         baseline_system="lora",
+        mode="generate",
     )
     run_dir = Runner(config).run()
     samples = list(read_samples(run_dir))
