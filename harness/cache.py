@@ -19,13 +19,14 @@ import logging
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Generic, Iterable, Mapping, Sequence, TypeVar
 
 from harness.api.errors import ArtifactError
 from harness.api.likelihood import LoglikelihoodResult
 from harness.api.system import GenerationRequest, GenerationResult
 
 log = logging.getLogger(__name__)
+R = TypeVar("R", GenerationResult, LoglikelihoodResult)
 
 SCHEMA_VERSION = 2  # 2: greedy requests no longer key on the seed; item fields a system reads are keyed
 
@@ -41,43 +42,58 @@ def cache_key(fingerprint: Mapping[str, Any], request: GenerationRequest, item_f
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-class GenerationCache:
+class _ResultTable(Generic[R]):
+    """One SQLite table of ``key -> result JSON``, committed per call to :meth:`put_many`. A
+    subclass names its table, its result type and the words of its messages."""
+
+    table: str
+    result_type: type[R]
+    what: str  # "generation", "likelihood": the cache in error messages
+    redo: str  # what happens to a dropped row: "regenerated", "recomputed"
+    lost: str  # what deleting the file costs: "answers will be regenerated"
+    entry: str  # a row in warnings: "cache entry", "likelihood cache entry"
+
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = sqlite3.connect(str(path), timeout=30.0)
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS generations (key TEXT PRIMARY KEY, system TEXT, result TEXT NOT NULL, created REAL)")
+            self._db.execute(f"CREATE TABLE IF NOT EXISTS {self.table} (key TEXT PRIMARY KEY, system TEXT, result TEXT NOT NULL, created REAL)")
             self._db.commit()
         except sqlite3.DatabaseError as exc:
-            raise ArtifactError(f"{path}: generation cache is unreadable ({exc}); delete it (answers will be regenerated) or pass --no-cache") from None
+            raise ArtifactError(f"{path}: {self.what} cache is unreadable ({exc}); delete it ({self.lost}) or pass --no-cache") from None
 
-    def get_many(self, keys: Iterable[str]) -> dict[str, GenerationResult]:
+    def get_many(self, keys: Iterable[str]) -> dict[str, R]:
         keys = list(keys)
-        found: dict[str, GenerationResult] = {}
+        found: dict[str, R] = {}
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
-            rows = self._db.execute(f"SELECT key, result FROM generations WHERE key IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+            rows = self._db.execute(f"SELECT key, result FROM {self.table} WHERE key IN ({','.join('?' * len(chunk))})", chunk).fetchall()
             for key, blob in rows:
                 try:
-                    found[key] = GenerationResult.from_dict(json.loads(blob))
+                    found[key] = self.result_type.from_dict(json.loads(blob))  # type: ignore[attr-defined]
                 except (ValueError, KeyError, TypeError):
-                    log.warning("dropping corrupt cache entry %s in %s; it will be regenerated", key[:12], self.path)
-                    self._db.execute("DELETE FROM generations WHERE key = ?", (key,))
+                    log.warning("dropping corrupt %s %s in %s; it will be %s", self.entry, key[:12], self.path, self.redo)
+                    self._db.execute(f"DELETE FROM {self.table} WHERE key = ?", (key,))
                     self._db.commit()
         return found
 
-    def put_many(self, system: str, entries: Iterable[tuple[str, GenerationResult]]) -> None:
+    def put_many(self, system: str, entries: Iterable[tuple[str, R]]) -> None:
         now = time.time()
         self._db.executemany(
-            "INSERT OR REPLACE INTO generations (key, system, result, created) VALUES (?, ?, ?, ?)",
-            [(key, system, json.dumps(result.to_dict(), sort_keys=True), now) for key, result in entries],
+            f"INSERT OR REPLACE INTO {self.table} (key, system, result, created) VALUES (?, ?, ?, ?)",
+            [(key, system, json.dumps(result.to_dict(), sort_keys=True), now) for key, result in entries],  # type: ignore[attr-defined]
         )
         self._db.commit()
 
     def close(self) -> None:
         self._db.close()
+
+
+class GenerationCache(_ResultTable[GenerationResult]):
+    table, result_type, what, redo = "generations", GenerationResult, "generation", "regenerated"
+    lost, entry = "answers will be regenerated", "cache entry"
 
 
 def likelihood_key(fingerprint: Mapping[str, Any], version: Mapping[str, Any], request: Mapping[str, Any]) -> str:
@@ -89,42 +105,8 @@ def likelihood_key(fingerprint: Mapping[str, Any], version: Mapping[str, Any], r
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-class LikelihoodCache:
+class LikelihoodCache(_ResultTable[LoglikelihoodResult]):
     """Key -> :class:`LoglikelihoodResult`, committed per batch like generations."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(str(path), timeout=30.0)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS likelihoods (key TEXT PRIMARY KEY, system TEXT, result TEXT NOT NULL, created REAL)")
-            self._db.commit()
-        except sqlite3.DatabaseError as exc:
-            raise ArtifactError(f"{path}: likelihood cache is unreadable ({exc}); delete it (scores will be recomputed) or pass --no-cache") from None
-
-    def get_many(self, keys: Iterable[str]) -> dict[str, LoglikelihoodResult]:
-        keys = list(keys)
-        found: dict[str, LoglikelihoodResult] = {}
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            rows = self._db.execute(f"SELECT key, result FROM likelihoods WHERE key IN ({','.join('?' * len(chunk))})", chunk).fetchall()
-            for key, blob in rows:
-                try:
-                    found[key] = LoglikelihoodResult.from_dict(json.loads(blob))
-                except (ValueError, KeyError, TypeError):
-                    log.warning("dropping corrupt likelihood cache entry %s in %s; it will be recomputed", key[:12], self.path)
-                    self._db.execute("DELETE FROM likelihoods WHERE key = ?", (key,))
-                    self._db.commit()
-        return found
-
-    def put_many(self, system: str, entries: Iterable[tuple[str, LoglikelihoodResult]]) -> None:
-        now = time.time()
-        self._db.executemany(
-            "INSERT OR REPLACE INTO likelihoods (key, system, result, created) VALUES (?, ?, ?, ?)",
-            [(key, system, json.dumps(result.to_dict(), sort_keys=True), now) for key, result in entries],
-        )
-        self._db.commit()
-
-    def close(self) -> None:
-        self._db.close()
+    table, result_type, what, redo = "likelihoods", LoglikelihoodResult, "likelihood", "recomputed"
+    lost, entry = "scores will be recomputed", "likelihood cache entry"
