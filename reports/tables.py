@@ -80,29 +80,28 @@ def categories(data: ReportData) -> list[str]:
     return [str(c) for c in data.samples["category"].cat.categories if f"accuracy_{c}_n" in data.summary]
 
 
-def category_table(data: ReportData) -> Table:
+def _per_category(data: ReportData, prefix: str, interval: bool) -> Table:
+    """One row per system, one ``<prefix><category>`` rate per category column with its n (and
+    its Wilson interval when ``interval``); ``-`` where the category has no answer."""
     header = ["system"] + [f"{c.replace('_', ' ')} (n)" for c in categories(data)]
     rows = []
     for name in data.systems:
         m = data.stats(name)
         cells = [name]
-        for metric in (f"accuracy_{c}" for c in categories(data)):
-            cells.append("-" if not m.get(f"{metric}_n") else f"{pct(m.get(metric))} {ci_pct(_ci(m, metric))} ({m.get(f'{metric}_n')})")
+        for metric in (f"{prefix}{c}" for c in categories(data)):
+            shown = f"{pct(m.get(metric))} {ci_pct(_ci(m, metric))}" if interval else pct(m.get(metric))
+            cells.append("-" if not m.get(f"{metric}_n") else f"{shown} ({m.get(f'{metric}_n')})")
         rows.append(cells)
     return header, rows
+
+
+def category_table(data: ReportData) -> Table:
+    return _per_category(data, "accuracy_", interval=True)
 
 
 def degenerate_table(data: ReportData) -> Table:
     """Share of degenerate answers (loops, empty text, gibberish, echoes) per system and category."""
-    header = ["system"] + [f"{c.replace('_', ' ')} (n)" for c in categories(data)]
-    rows = []
-    for name in data.systems:
-        m = data.stats(name)
-        cells = [name]
-        for metric in (f"degenerate_rate_{c}" for c in categories(data)):
-            cells.append("-" if not m.get(f"{metric}_n") else f"{pct(m.get(metric))} ({m.get(f'{metric}_n')})")
-        rows.append(cells)
-    return header, rows
+    return _per_category(data, "degenerate_rate_", interval=False)
 
 
 def pair_rows(table: dict[str, Any]) -> Table:
