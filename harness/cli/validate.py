@@ -21,7 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "(the key grades correct, no distractor does) and (with a corpus) gold passages; numeric solutions are recomputed."
         ),
     )
-    parser.add_argument("file", type=Path, help="items JSONL file")
+    parser.add_argument("file", type=Path, help="items JSONL file, or a benchmark folder (its items.jsonl)")
     parser.add_argument(
         "--corpus",
         type=Path,
@@ -32,9 +32,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from harness.api.errors import ConfigError
     from harness.benchmark import BENCHMARKS_DIR, DEFAULT_CORPUS, load_config, read_items, validate_choices, validate_solutions
 
     path: Path = args.file
+    if path.is_dir():
+        path = path / "items.jsonl"
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such benchmark file; pass an items JSONL file or a folder holding items.jsonl")
     config = load_config(path.parent / "benchmark.toml")
     items, problems = read_items(path, categories=tuple(config.categories) or None)
     problems += validate_solutions(items, path, config.default_rel_tol)
