@@ -23,6 +23,8 @@ def numbered_lines(path: Path, missing: str) -> Iterator[tuple[int, str]]:
         text = data.decode("utf-8")
     except FileNotFoundError:
         raise DataError(f"{path}: file not found; {missing}") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, not a file; {missing}") from None
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 (byte {exc.start}); re-save the file as UTF-8") from None
     for number, line in enumerate(text.split("\n"), start=1):

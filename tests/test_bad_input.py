@@ -55,6 +55,18 @@ def test_bad_benchmark(tmp_path: Path, plugin_path: Path, lines: list[str], frag
     assert not (tmp_path / "out").exists()  # nothing half-written for a run that could not start
 
 
+def test_benchmark_folder(tmp_path: Path, plugin_path: Path) -> None:
+    """``--benchmark`` takes a folder holding items.jsonl; a folder without one is a one-line error."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    line = assert_clean_error(harness("run", "--systems", "echo", "--benchmark", str(empty), "--output-dir", str(tmp_path / "out")), "file not found")
+    assert str(empty / "items.jsonl") in line
+    write_items(empty / "items.jsonl", [json.dumps(GOOD)])
+    ok = harness("run", "--systems", "echo", "--benchmark", str(empty), "--output-dir", str(tmp_path / "out"), "--mode", "generate", "--baseline", "none", "--quiet")
+    assert ok.returncode == 0, ok.stderr
+    assert (tmp_path / "out" / "samples.jsonl").read_text().count("\n") == 1
+
+
 def test_unknown_system() -> None:
     assert_clean_error(harness("run", "--systems", "vanila"), "Unknown system 'vanila'. Did you mean 'vanilla'?")
 

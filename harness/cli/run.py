@@ -22,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--corpus", default=None, metavar="DIR|none", help="likelihood: documents scored as the training corpus (default: the bundled corpus)")
     p.add_argument("--heldout", default=None, metavar="DIR|none", help="likelihood: held-out domain documents (default: benchmarks/raq/heldout)")
-    p.add_argument("--benchmark", default=None, help="items JSONL (default: benchmarks/raq/items.jsonl)")
+    p.add_argument("--benchmark", default=None, help="items JSONL, or a folder holding items.jsonl (default: benchmarks/raq/items.jsonl)")
     p.add_argument("--limit", type=int, default=None, help="first N items only")
     p.add_argument(
         "--sample", type=int, default=None, metavar="N", help="N items drawn stratified by category and topic (seeded by --seed): a quick, representative run"

@@ -149,3 +149,21 @@ def test_merge_script_builds_the_rows(tmp_path: Path) -> None:
     merged = read_real_labels(output)
     assert [r["uid"] for r in merged] == ["a:n1", "a:n2"]  # a:n3 has no label yet
     assert merged[0]["finish_reason"] == "loop" and merged[0]["second"]["correct"] is True and "second" not in merged[1]
+
+
+def test_elicit_script_writes_the_probes_under_a_refusing_prompt(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from harness.benchmark import load_benchmark
+    from tests.conftest import REPO
+
+    subprocess.run([sys.executable, str(REPO / "scripts" / "elicit_refusals.py"), "--output", str(tmp_path / "b")], check=True, capture_output=True)
+    benchmark = load_benchmark(tmp_path / "b")
+    bundled = load_benchmark()
+    probes = [item for item in bundled.items if item.category == "refusal_probe"]
+    assert [item.id for item in benchmark.items] == [item.id for item in probes] and len(probes) == 44
+    assert [item.question for item in benchmark.items] == [item.question for item in probes]
+    rendered = benchmark.config.prompt.render("Is a 12 V rail lethal?")
+    assert rendered.endswith("Question: Is a 12 V rail lethal?\nAnswer:") and rendered.count("Question:") == 4
+    assert "refuse" in benchmark.config.prompt.system
