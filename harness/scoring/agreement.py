@@ -9,7 +9,8 @@ Each row is one answer of one of our systems to one benchmark item, labelled by 
 (the user message the system saw, passages included), "response", "split": "train"|"held_out",
 "finish_reason" (optional), "labels": {"refused", "degenerate", "degenerate_kind", "correct",
 "value_correct", "unit_correct", "note", "rater"}, "second": {the same, from a second rater}
-(optional)}``. The split is fixed when the pool is drawn: graders may be improved by looking at
+(optional), "degenerate_raters": {"C", "D": two raters' degenerate verdicts on every row,
+"adjudicated"} (optional, from scripts/relabel_degenerate.py)}``. The split is fixed when the pool is drawn: graders may be improved by looking at
 ``train`` rows only; ``held_out`` rows are for the final check.
 
 :func:`agreement` regrades the rows with the current graders and compares field by field:
@@ -110,6 +111,9 @@ def inter_rater(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {"n": len(doubled)}
     for name in LABEL_FIELDS:
         pairs = [(r["labels"][name], r["second"][name]) for r in doubled if r["labels"].get(name) is not None and r["second"].get(name) is not None]
+        if name == "degenerate" and any(isinstance(r.get("degenerate_raters"), Mapping) for r in rows):
+            # relabelled by two raters on every row under the settled rubric (docs/scoring.md)
+            pairs = [(r["degenerate_raters"]["C"], r["degenerate_raters"]["D"]) for r in rows if isinstance(r.get("degenerate_raters"), Mapping)]
         out[name] = {"n": len(pairs), "agreement": _rate(sum(bool(a) == bool(b) for a, b in pairs), len(pairs))}
     return out
 

@@ -13,12 +13,18 @@ Kinds, first match wins (edge cases, rows in tests/scoring/test_degenerate.py):
 
 * ``empty``: no content word once fillers (``The answer is:``, ``Key steps:``) are dropped.
 * ``gibberish``: most of the text is runaway digit runs (``0.000000000000``) or symbols.
-* ``loop``: a run of ``WINDOW`` tokens recurs at least three times up to the end of the text (two
-  when the generator's loop stopper cut it, ``finish_reason == "loop"``), and the text was cut in
-  the middle of a repeat, or the block was seen ``LOOP_COPIES`` times, or the repeats are most of
-  the text (``LOOP_SHARE``). Numbered list markers are ignored when comparing copies, so
-  ``1. Use the passages. 2. Use the passages. 3. ...`` is a loop. A short repeated tail after a real
-  answer cuts the evidence but is not degenerate (judged by the bulk of the text).
+* ``loop``: the text ends inside repetition: its last ``TAIL_COPY`` tokens (the final one may be
+  cut off mid-word) already occurred earlier in it, so the answer ends on a copy of something it
+  said before. The generator's loop stopper cuts a looping answer after two or three copies, so
+  a text that ends on a copy did not end on its own, however short the repeated part is. Also a
+  loop: a run of ``WINDOW`` tokens recurs at least three times up to the end of the text (two
+  when the loop stopper cut it, ``finish_reason == "loop"``), and the text was cut in the middle
+  of a repeat, or the block was seen ``LOOP_COPIES`` times, or the repeats are most of the text
+  (``LOOP_SHARE``), or it ends in a counting run (``V_0 + V_1 + ... + V_36``: a short pattern
+  repeated ``COUNT_RUN`` times with only its numbers changing). Numbered list markers are ignored when comparing copies, so
+  ``1. Use the passages. 2. Use the passages. 3. ...`` is a loop. Repetition followed by new text
+  that ends the answer cuts the evidence but is not degenerate unless it is most of the text.
+  (Rubric and rater agreement: docs/scoring.md, "Degenerate answers: the settled reading".)
 * ``echo``: most of the words sit in runs copied verbatim from the instructions or the retrieved
   passages (``ECHO_SHARE``); restating the question is normal and does not count.
 """
@@ -32,6 +38,9 @@ from typing import Any
 KINDS = ("loop", "empty", "gibberish", "echo")
 LOOP_SHARE = 0.75  # share of the characters from the first repeat on that makes a loop which ends cleanly degenerate
 LOOP_COPIES = 4  # a block seen this many times is a loop however the text ends
+TAIL_COPY = 6  # tokens; a text whose last this-many tokens occurred earlier in it ends on a copy (a loop)
+COUNT_RUN = 8  # copies of a short pattern with only its numbers changing ("V_0 + V_1 + ... + V_27") that make a counting loop
+COUNT_PERIOD = 6  # tokens; longest pattern a counting loop repeats (a list of different computations has longer items)
 GIBBERISH_SHARE = 0.5  # share of visible characters in digit runs or symbol clutter
 ECHO_SHARE = 0.6  # fraction of the words inside copied runs that makes an answer an echo
 ECHO_RUN = 6  # words; a run at least this long shared with the prompt counts as copied
@@ -104,6 +113,34 @@ def find_repeat(text: str, min_count: int = 3, window: int = WINDOW) -> Loop | N
     total = len(text.rstrip()) or 1
     begin = tokens[cut][1] if cut < len(tokens) else len(text)
     return Loop(start=tokens[best[0]][1], first_copy_end=begin, copies=float(len(best)), share=(total - begin) / total)
+
+
+def tail_copy(text: str, length: int = TAIL_COPY) -> int | None:
+    """Character offset where the text's final ``length`` tokens begin when they already occur
+    earlier in the text, ending before them (the last token may be a cut-off prefix of its
+    earlier counterpart: ``... is: 0.30  The answer is: 0.3``); None otherwise."""
+    tokens = _tokens(text)
+    keys = [t[0] for t in tokens]
+    n = len(keys)
+    if n < 2 * length:
+        return None
+    tail = keys[n - length :]
+    for i in range(n - 2 * length + 1):
+        if keys[i : i + length - 1] == tail[:-1] and keys[i + length - 1].startswith(tail[-1]):
+            return tokens[n - length][1]
+    return None
+
+
+def counting_run(text: str) -> int | None:
+    """Character offset where a counting run begins when the text ends in one: a pattern of at
+    most ``COUNT_PERIOD`` tokens repeated ``COUNT_RUN`` times or more with only its numbers
+    changing. None otherwise."""
+    tokens = _tokens(text)
+    keys = ["0" if t[0][0].isdigit() else t[0] for t in tokens]
+    periodic = _periodic_tail(keys, COUNT_RUN)
+    if periodic is None or periodic[1] > COUNT_PERIOD or not any(k == "0" for k in keys[periodic[0] : periodic[0] + periodic[1]]):
+        return None
+    return tokens[periodic[0]][1]
 
 
 def _periodic_tail(keys: list[str], min_copies: float) -> tuple[int, int] | None:
@@ -191,6 +228,11 @@ def inspect(text: str, prompt: str = "", finish_reason: str | None = None, quest
     evidence_end = loop.first_copy_end if loop is not None else end
     if _gibberish_share(text) >= GIBBERISH_SHARE:
         return Degeneracy("gibberish", evidence_end)
+    copy_start = tail_copy(text)
+    if copy_start is None:
+        copy_start = counting_run(text)
+    if copy_start is not None:  # ends on a copy of something it said before
+        return Degeneracy("loop", min(evidence_end, copy_start))
     cut = finish_reason in (None, "loop") and not _CLEAN_END.search(text)  # stopped mid-repeat
     if loop is not None and (cut or loop.share >= LOOP_SHARE or loop.copies >= LOOP_COPIES):
         return Degeneracy("loop", evidence_end)

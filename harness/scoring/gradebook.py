@@ -31,7 +31,7 @@ from harness.scoring.grade import GradeConfig, grade
 log = logging.getLogger(__name__)
 
 GRADES = "grades.jsonl"
-GRADER_VERSION = "2.0"  # bump when a grader's decisions change, so old grades.jsonl are regraded
+GRADER_VERSION = "2.1"  # 2.1: a text ending on a copy of itself is a loop; bump when a grader's decisions change, so old grades.jsonl are regraded
 
 
 @functools.lru_cache(maxsize=1)
