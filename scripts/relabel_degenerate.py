@@ -7,7 +7,7 @@ question, the prompt and the response), ``labels_C.jsonl`` and ``labels_D.jsonl`
 every row, rubric in docs/scoring.md "Degenerate answers: the settled reading") and
 ``adjudicated.jsonl`` (the verdict on each row where they disagree). Each row gets the agreed or
 adjudicated label in ``labels.degenerate``/``labels.degenerate_kind`` and both raters' verdicts
-in ``degenerate_raters``, which ``calibrate`` uses for the inter-rater figure.
+in ``degenerate_raters`` (``first``, ``second``), which ``calibrate`` uses for the inter-rater figure.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def relabel(round_dir: Path, labels: Path) -> tuple[int, int]:
         changed += degenerate != bool(row["labels"]["degenerate"])
         row["labels"]["degenerate"], row["labels"]["degenerate_kind"] = degenerate, kind
         notes = "; ".join(n for n in (c.get("note"), d.get("note"), (verdicts.get(rid) or {}).get("note")) if n)
-        row["degenerate_raters"] = {"C": bool(c["degenerate"]), "D": bool(d["degenerate"]), "adjudicated": rid in verdicts, **({"notes": notes[:300]} if notes else {})}
+        row["degenerate_raters"] = {"raters": "C,D", "first": bool(c["degenerate"]), "second": bool(d["degenerate"]), "adjudicated": rid in verdicts, **({"notes": notes[:300]} if notes else {})}
     labels.write_text("".join(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n" for row in rows), encoding="utf-8")
     return len(rows), changed
 

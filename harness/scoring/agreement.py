@@ -9,8 +9,8 @@ Each row is one answer of one of our systems to one benchmark item, labelled by 
 (the user message the system saw, passages included), "response", "split": "train"|"held_out",
 "finish_reason" (optional), "labels": {"refused", "degenerate", "degenerate_kind", "correct",
 "value_correct", "unit_correct", "note", "rater"}, "second": {the same, from a second rater}
-(optional), "degenerate_raters": {"C", "D": two raters' degenerate verdicts on every row,
-"adjudicated"} (optional, from scripts/relabel_degenerate.py)}``. The split is fixed when the pool is drawn: graders may be improved by looking at
+(optional), "degenerate_raters" and "refusal_raters": {"raters", "first", "second": two raters'
+verdicts, "adjudicated"} (optional: later rounds that two raters labelled in full)}``. The split is fixed when the pool is drawn: graders may be improved by looking at
 ``train`` rows only; ``held_out`` rows are for the final check.
 
 :func:`agreement` regrades the rows with the current graders and compares field by field:
@@ -36,6 +36,7 @@ AGREEMENT_FILE = DATA_DIR / "agreement.json"  # the held-out figures the report 
 SPLITS = ("train", "held_out")
 ROW_KEYS = ("uid", "system", "id", "category", "question", "answer_key", "prompt_seen", "response", "split", "labels")
 LABEL_FIELDS = ("correct", "refused", "degenerate", "value_correct", "unit_correct")
+BOTH_RATERS = {"refused": "refusal_raters", "degenerate": "degenerate_raters"}  # a later round's two verdicts on every row it labelled
 TARGETS = {"correct_agreement": 0.97, "refusal_precision": 0.95, "refusal_recall": 0.95, "degenerate_agreement": 0.95}  # issue 13
 
 
@@ -111,9 +112,10 @@ def inter_rater(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {"n": len(doubled)}
     for name in LABEL_FIELDS:
         pairs = [(r["labels"][name], r["second"][name]) for r in doubled if r["labels"].get(name) is not None and r["second"].get(name) is not None]
-        if name == "degenerate" and any(isinstance(r.get("degenerate_raters"), Mapping) for r in rows):
-            # relabelled by two raters on every row under the settled rubric (docs/scoring.md)
-            pairs = [(r["degenerate_raters"]["C"], r["degenerate_raters"]["D"]) for r in rows if isinstance(r.get("degenerate_raters"), Mapping)]
+        both = BOTH_RATERS.get(name, "")
+        if both and any(isinstance(r.get(both), Mapping) for r in rows):
+            # labelled by two raters on every row of a later round (docs/scoring.md)
+            pairs = [(r[both]["first"], r[both]["second"]) for r in rows if isinstance(r.get(both), Mapping)]
         out[name] = {"n": len(pairs), "agreement": _rate(sum(bool(a) == bool(b) for a, b in pairs), len(pairs))}
     return out
 

@@ -52,3 +52,22 @@ def test_baseline_docs_examples_run(tmp_path: Path) -> None:
     assert set(kd["kd_wins"]["id"]) <= set(kd["df"]["id"])
     assert {"vanilla", "rag", "items"} <= set(tags["by_tag"].columns)
     assert history["accuracy"].shape[0] == 1
+
+
+def test_baseline_likelihood_equals_run_json() -> None:
+    """The committed likelihood rows give back the likelihood measures and paired comparisons
+    stored in run.json, and every system has a reference score on every item."""
+    from harness.likelihood_runner import read_likelihood
+    from harness.scoring.gradebook import load_items
+    from harness.scoring.likelihood import likelihood_metrics
+
+    if not (BASELINE / "likelihood.jsonl").exists():
+        pytest.fail("reports/baseline lacks likelihood.jsonl: regenerate the baseline with --mode all (reports/baseline/README.md)")
+    run = json.loads((BASELINE / "run.json").read_text())
+    stored = run["metrics"]["likelihood"]
+    computed = likelihood_metrics(read_likelihood(BASELINE), load_items(BASELINE), list(run["systems"]), stored["pairs"])
+    assert json.loads(json.dumps(computed)) == stored
+    n_items = run["benchmark"]["selected_items"]
+    assert {name: m["reference_n"] for name, m in stored["per_system"].items()} == {name: n_items for name in run["systems"]}
+    pairs = {(c["a"], c["b"]) for c in stored["comparisons"]}
+    assert {("lora-kd", "lora"), ("lora", "vanilla")} <= pairs
