@@ -43,7 +43,13 @@ def relabel(round_dir: Path, labels: Path) -> tuple[int, int]:
         changed += degenerate != bool(row["labels"]["degenerate"])
         row["labels"]["degenerate"], row["labels"]["degenerate_kind"] = degenerate, kind
         notes = "; ".join(n for n in (c.get("note"), d.get("note"), (verdicts.get(rid) or {}).get("note")) if n)
-        row["degenerate_raters"] = {"raters": "C,D", "first": bool(c["degenerate"]), "second": bool(d["degenerate"]), "adjudicated": rid in verdicts, **({"notes": notes[:300]} if notes else {})}
+        row["degenerate_raters"] = {
+            "raters": "C,D",
+            "first": bool(c["degenerate"]),
+            "second": bool(d["degenerate"]),
+            "adjudicated": rid in verdicts,
+            **({"notes": notes[:300]} if notes else {}),
+        }
     labels.write_text("".join(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n" for row in rows), encoding="utf-8")
     return len(rows), changed
 

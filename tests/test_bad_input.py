@@ -62,7 +62,9 @@ def test_benchmark_folder(tmp_path: Path, plugin_path: Path) -> None:
     line = assert_clean_error(harness("run", "--systems", "echo", "--benchmark", str(empty), "--output-dir", str(tmp_path / "out")), "file not found")
     assert str(empty / "items.jsonl") in line
     write_items(empty / "items.jsonl", [json.dumps(GOOD)])
-    ok = harness("run", "--systems", "echo", "--benchmark", str(empty), "--output-dir", str(tmp_path / "out"), "--mode", "generate", "--baseline", "none", "--quiet")
+    ok = harness(
+        "run", "--systems", "echo", "--benchmark", str(empty), "--output-dir", str(tmp_path / "out"), "--mode", "generate", "--baseline", "none", "--quiet"
+    )
     assert ok.returncode == 0, ok.stderr
     assert (tmp_path / "out" / "samples.jsonl").read_text().count("\n") == 1
 

@@ -10,8 +10,9 @@ Each row is one answer of one of our systems to one benchmark item, labelled by 
 "finish_reason" (optional), "labels": {"refused", "degenerate", "degenerate_kind", "correct",
 "value_correct", "unit_correct", "note", "rater"}, "second": {the same, from a second rater}
 (optional), "degenerate_raters" and "refusal_raters": {"raters", "first", "second": two raters'
-verdicts, "adjudicated"} (optional: later rounds that two raters labelled in full)}``. The split is fixed when the pool is drawn: graders may be improved by looking at
-``train`` rows only; ``held_out`` rows are for the final check.
+verdicts, "adjudicated"} (optional: later rounds that two raters labelled in full)}``. The split is fixed
+when the pool is drawn: graders may be improved by looking at ``train`` rows only; ``held_out``
+rows are for the final check.
 
 :func:`agreement` regrades the rows with the current graders and compares field by field:
 ``correct`` (agreement, precision, recall), ``refused`` (precision, recall, and how many loops or

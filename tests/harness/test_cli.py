@@ -75,7 +75,9 @@ def test_validate_takes_a_folder_and_names_a_missing_file(tmp_path: Path) -> Non
     assert harness("validate", str(STARTER.parent)).returncode == 0
     missing = harness("validate", str(tmp_path / "nope"))
     assert missing.returncode != 0
-    assert missing.stderr.strip().splitlines() == [f"error: {tmp_path / 'nope'}: no such benchmark file; pass an items JSONL file or a folder holding items.jsonl"]
+    assert missing.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'nope'}: no such benchmark file; pass an items JSONL file or a folder holding items.jsonl"
+    ]
 
 
 def test_sigkill_mid_run_loses_nothing(plugin_path: Path, tmp_path: Path, isolated_cache: Path) -> None:

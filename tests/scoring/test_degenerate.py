@@ -42,11 +42,13 @@ CASES = [
     ),
     (
         "repetition followed by new text that ends the answer",
-        "The nominal VDD is 1.1 V.\n\nKey steps:\n1. Read the datasheet.\n2. Read the datasheet.\n3. Read the datasheet.\n\nSo the core runs at 1.1 V, below DDR4's 1.2 V.",
+        "The nominal VDD is 1.1 V.\n\nKey steps:\n1. Read the datasheet.\n2. Read the datasheet.\n3. Read the datasheet.\n\n"
+        "So the core runs at 1.1 V, below DDR4's 1.2 V.",
         "",
         "stop",
         None,
-        "The nominal VDD is 1.1 V.\n\nKey steps:\n1. Read the datasheet.\n2. Read the datasheet.\n3. Read the datasheet.\n\nSo the core runs at 1.1 V, below DDR4's 1.2 V.",
+        "The nominal VDD is 1.1 V.\n\nKey steps:\n1. Read the datasheet.\n2. Read the datasheet.\n3. Read the datasheet.\n\n"
+        "So the core runs at 1.1 V, below DDR4's 1.2 V.",
     ),
     (
         "two copies, the second cut off mid-number",
