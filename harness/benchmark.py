@@ -286,12 +286,15 @@ def validate_choices(items: list[Item], path: Path, default_rel_tol: float, gene
     return problems
 
 
+def items_file(path: Path) -> Path:
+    """``path`` itself, or the ``items.jsonl`` inside it when it is a benchmark folder."""
+    return path / "items.jsonl" if path.is_dir() else path
+
+
 def load_benchmark(path: Path | str | None = None) -> Benchmark:
     """Load items and config from an items JSONL file, or a folder holding ``items.jsonl``; any
     bad line is an error (use ``validate`` to list them all)."""
-    path = Path(path) if path is not None else DEFAULT_BENCHMARK
-    if path.is_dir():
-        path = path / "items.jsonl"
+    path = items_file(Path(path) if path is not None else DEFAULT_BENCHMARK)
     config = load_config(path.parent / "benchmark.toml")
     items, problems = read_items(path, categories=tuple(config.categories) or None)
     if problems:

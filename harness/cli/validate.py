@@ -33,11 +33,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from harness.api.errors import ConfigError
-    from harness.benchmark import BENCHMARKS_DIR, DEFAULT_CORPUS, load_config, read_items, validate_choices, validate_solutions
+    from harness.benchmark import BENCHMARKS_DIR, DEFAULT_CORPUS, items_file, load_config, read_items, validate_choices, validate_solutions
 
-    path: Path = args.file
-    if path.is_dir():
-        path = path / "items.jsonl"
+    path = items_file(args.file)
     if not path.is_file():
         raise ConfigError(f"{path}: no such benchmark file; pass an items JSONL file or a folder holding items.jsonl")
     config = load_config(path.parent / "benchmark.toml")

@@ -10,8 +10,8 @@ Each row is one answer of one of our systems to one benchmark item, labelled by 
 "finish_reason" (optional), "labels": {"refused", "degenerate", "degenerate_kind", "correct",
 "value_correct", "unit_correct", "note", "rater"}, "second": {the same, from a second rater}
 (optional), "degenerate_raters" and "refusal_raters": {"raters", "first", "second": two raters'
-verdicts, "adjudicated"} (optional: later rounds that two raters labelled in full)}``. The split is fixed
-when the pool is drawn: graders may be improved by looking at ``train`` rows only; ``held_out``
+verdicts, "adjudicated"} (optional: later rounds that two raters labelled in full)}``. The split
+is fixed when the pool is drawn: graders may be improved by looking at ``train`` rows only; ``held_out``
 rows are for the final check.
 
 :func:`agreement` regrades the rows with the current graders and compares field by field:
@@ -112,11 +112,12 @@ def inter_rater(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     doubled = [r for r in rows if isinstance(r.get("second"), Mapping)]
     out: dict[str, Any] = {"n": len(doubled)}
     for name in LABEL_FIELDS:
-        pairs = [(r["labels"][name], r["second"][name]) for r in doubled if r["labels"].get(name) is not None and r["second"].get(name) is not None]
         both = BOTH_RATERS.get(name, "")
         if both and any(isinstance(r.get(both), Mapping) for r in rows):
             # labelled by two raters on every row of a later round (docs/scoring.md)
             pairs = [(r[both]["first"], r[both]["second"]) for r in rows if isinstance(r.get(both), Mapping)]
+        else:
+            pairs = [(r["labels"][name], r["second"][name]) for r in doubled if r["labels"].get(name) is not None and r["second"].get(name) is not None]
         out[name] = {"n": len(pairs), "agreement": _rate(sum(bool(a) == bool(b) for a, b in pairs), len(pairs))}
     return out
 

@@ -21,8 +21,8 @@ Kinds, first match wins (edge cases, rows in tests/scoring/test_degenerate.py):
   when the loop stopper cut it, ``finish_reason == "loop"``), and the text was cut in the middle
   of a repeat, or the block was seen ``LOOP_COPIES`` times, or the repeats are most of the text
   (``LOOP_SHARE``), or it ends in a counting run (``V_0 + V_1 + ... + V_36``: a short pattern
-  repeated ``COUNT_RUN`` times with only its numbers changing). Numbered list markers are ignored when comparing copies, so
-  ``1. Use the passages. 2. Use the passages. 3. ...`` is a loop. Repetition followed by new text
+  repeated ``COUNT_RUN`` times with only its numbers changing). Numbered list markers are ignored
+  when comparing copies, so ``1. Use the passages. 2. Use the passages. 3. ...`` is a loop. Repetition followed by new text
   that ends the answer cuts the evidence but is not degenerate unless it is most of the text.
   (Rubric and rater agreement: docs/scoring.md, "Degenerate answers: the settled reading".)
 * ``echo``: most of the words sit in runs copied verbatim from the instructions or the retrieved
@@ -115,11 +115,10 @@ def find_repeat(text: str, min_count: int = 3, window: int = WINDOW) -> Loop | N
     return Loop(start=tokens[best[0]][1], first_copy_end=begin, copies=float(len(best)), share=(total - begin) / total)
 
 
-def tail_copy(text: str, length: int = TAIL_COPY) -> int | None:
-    """Character offset where the text's final ``length`` tokens begin when they already occur
-    earlier in the text, ending before them (the last token may be a cut-off prefix of its
-    earlier counterpart: ``... is: 0.30  The answer is: 0.3``); None otherwise."""
-    tokens = _tokens(text)
+def _tail_copy(tokens: list[tuple[str, int, int]], length: int = TAIL_COPY) -> int | None:
+    """Character offset where the text's final ``length`` tokens (:func:`_tokens`) begin when
+    they already occur earlier in the text, ending before them (the last token may be a cut-off
+    prefix of its earlier counterpart: ``... is: 0.30  The answer is: 0.3``); None otherwise."""
     keys = [t[0] for t in tokens]
     n = len(keys)
     if n < 2 * length:
@@ -131,11 +130,10 @@ def tail_copy(text: str, length: int = TAIL_COPY) -> int | None:
     return None
 
 
-def counting_run(text: str) -> int | None:
-    """Character offset where a counting run begins when the text ends in one: a pattern of at
-    most ``COUNT_PERIOD`` tokens repeated ``COUNT_RUN`` times or more with only its numbers
-    changing. None otherwise."""
-    tokens = _tokens(text)
+def _counting_run(tokens: list[tuple[str, int, int]]) -> int | None:
+    """Character offset where a counting run begins when the text (its :func:`_tokens`) ends in
+    one: a pattern of at most ``COUNT_PERIOD`` tokens repeated ``COUNT_RUN`` times or more with
+    only its numbers changing. None otherwise."""
     keys = ["0" if t[0][0].isdigit() else t[0] for t in tokens]
     periodic = _periodic_tail(keys, COUNT_RUN)
     if periodic is None or periodic[1] > COUNT_PERIOD or not any(k == "0" for k in keys[periodic[0] : periodic[0] + periodic[1]]):
@@ -228,9 +226,10 @@ def inspect(text: str, prompt: str = "", finish_reason: str | None = None, quest
     evidence_end = loop.first_copy_end if loop is not None else end
     if _gibberish_share(text) >= GIBBERISH_SHARE:
         return Degeneracy("gibberish", evidence_end)
-    copy_start = tail_copy(text)
+    tokens = _tokens(text)
+    copy_start = _tail_copy(tokens)
     if copy_start is None:
-        copy_start = counting_run(text)
+        copy_start = _counting_run(tokens)
     if copy_start is not None:  # ends on a copy of something it said before
         return Degeneracy("loop", min(evidence_end, copy_start))
     cut = finish_reason in (None, "loop") and not _CLEAN_END.search(text)  # stopped mid-repeat
