@@ -54,8 +54,7 @@ def grader_agreement(grading: dict[str, Any]) -> str:
     if not a.get("n"):
         return "not measured (python -m harness calibrate --check)"
     refusal = f"refusal precision {num(a.get('refusal_precision'))}, recall {num(a.get('refusal_recall'))}"
-    if not a.get("refusals_labelled"):
-        refusal += " (no refusal labelled)"
+    refusal += f" ({a['refusals_labelled']} refusals labelled)" if a.get("refusals_labelled") else " (no refusal labelled)"
     return (
         f"agreement with {a['n']} labelled real answers ({a.get('split', 'held_out')}): correct {pct(a.get('correct_agreement'))}, "
         f"degenerate {pct(a.get('degenerate_agreement'))}, {refusal}, {a.get('loops_or_lists_flagged', 0)} loops or lists flagged as refusals"

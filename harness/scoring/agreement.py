@@ -16,7 +16,7 @@ rows are for the final check.
 
 :func:`agreement` regrades the rows with the current graders and compares field by field:
 ``correct`` (agreement, precision, recall), ``refused`` (precision, recall, and how many loops or
-lists were flagged), ``degenerate`` (agreement), ``value_correct``/``unit_correct`` where
+lists that are not refusals were flagged), ``degenerate`` (agreement), ``value_correct``/``unit_correct`` where
 labelled, key-point items, and the raters' agreement with each other where a row has ``second``.
 Edge cases: a precision or recall with nothing to count (no refusal labelled and none flagged) is
 ``None`` and printed as ``-``; rows of items without a key (``correct`` None) count only for
@@ -127,8 +127,9 @@ def agreement(rows: Sequence[Mapping[str, Any]], config: Any, split: str = "held
     chosen = [r for r in rows if r["split"] == split]
     grades = grade_rows(chosen, config)
     refused = _field(chosen, grades, "refused")
-    refused["flagged_loops_or_lists"] = sum(
-        bool(g.get("refused")) and (bool(r["labels"].get("degenerate")) or _looks_like_list(str(r["response"]))) for r, g in zip(chosen, grades)
+    refused["flagged_loops_or_lists"] = sum(  # false refusals on loops or lists (a loop of declines is a refusal)
+        bool(g.get("refused")) and not r["labels"].get("refused") and (bool(r["labels"].get("degenerate")) or _looks_like_list(str(r["response"])))
+        for r, g in zip(chosen, grades)
     )
     keypoint_rows = [(r, g) for r, g in zip(chosen, grades) if r["answer_key"].get("type") == "keypoints"]
     by_type = {}

@@ -2,8 +2,9 @@
 
     python -m harness grade answers.jsonl     # every grade carries degenerate / degenerate_kind
 
-A degenerate answer is its own outcome, beside right, wrong and refused: it is never a refusal,
-and its repetitions are never evidence. :func:`inspect` returns the kind and ``evidence_end``,
+A degenerate answer is its own outcome, beside right, wrong and refused, and its repetitions are
+never evidence (it is a refusal only when it declines before it starts repeating: a loop of
+declines). :func:`inspect` returns the kind and ``evidence_end``,
 the characters of the response a grader may read: everything up to the end of the first copy of
 a repeating block (a clean ``gm = 38.7 mS`` followed by a loop of another sentence can still be
 correct; a loop alternating ``is 1.1 V. is 1.2 V.`` shows both values in its first copy, so the

@@ -77,16 +77,23 @@ def refusal_rows(path: Path = REFUSAL_LABELS) -> list[dict[str, Any]]:
 
 
 def real_refusal_rows() -> list[dict[str, Any]]:
-    """The train rows of the labelled real answers as refusal examples (none when the set is absent)."""
+    """The train rows of the labelled real answers as refusal examples (none when the set is
+    absent): each row's text is the part the detector reads (:func:`harness.scoring.grade.refusal_text`)."""
     from harness.scoring.agreement import REAL_LABELS, read_real_labels
+    from harness.scoring.degenerate import inspect, prompt_text
+    from harness.scoring.grade import refusal_text
 
     if not REAL_LABELS.exists():
         return []
-    return [
-        {"id": r["uid"], "text": str(r["response"]), "refused": bool(r["labels"]["refused"]), "split": "train"}
-        for r in read_real_labels(REAL_LABELS)
-        if r["split"] == "train"
-    ]
+    out = []
+    for r in read_real_labels(REAL_LABELS):
+        if r["split"] != "train":
+            continue
+        response = str(r["response"])
+        degeneracy = inspect(response, prompt_text(r["prompt_seen"]), r.get("finish_reason"), r["question"])
+        text = refusal_text(response, degeneracy)
+        out.append({"id": r["uid"], "text": text, "question": r["question"], "refused": bool(r["labels"]["refused"]), "split": "train"})
+    return out
 
 
 def keypoint_pairs(path: Path = KEYPOINT_LABELS) -> list[dict[str, Any]]:
@@ -118,7 +125,7 @@ def fit_refusal(rows: list[dict[str, Any]], embedder: Embedder) -> tuple[Logisti
     from harness.scoring.refusal import FEATURES, opening, pattern_features
 
     # the detector only weighs texts that hold a decline phrase (refusal.refusal_probability), so it is fitted on those
-    train = [r for r in rows if r["split"] == "train" and pattern_features(r["text"])["decline_anywhere"]]
+    train = [r for r in rows if r["split"] == "train" and pattern_features(r["text"], r.get("question", ""))["decline_anywhere"]]
     vectors = embedder.encode([opening(r["text"]) or " " for r in train]).astype(np.float64)
     labels = np.array([bool(r["refused"]) for r in train])
     sums = {True: vectors[labels].sum(axis=0), False: vectors[~labels].sum(axis=0)}
@@ -128,7 +135,7 @@ def fit_refusal(rows: list[dict[str, Any]], embedder: Embedder) -> tuple[Logisti
         # leave-one-out centroids, so a row's own vector does not inflate its margin
         centroid = {k: (sums[k] - (vector if k == label else 0)) / max(counts[k] - (1 if k == label else 0), 1) for k in (True, False)}
         margin = 5.0 * (vector @ centroid[True] / np.linalg.norm(centroid[True]) - vector @ centroid[False] / np.linalg.norm(centroid[False]))
-        feats.append({**pattern_features(row["text"]), "embedding_margin": float(margin)})
+        feats.append({**pattern_features(row["text"], row.get("question", "")), "embedding_margin": float(margin)})
     model = fit_logistic(FEATURES, feats, [bool(r["refused"]) for r in train])
     centroids = (sums[True] / counts[True], sums[False] / counts[False])
     return model, (tuple(float(x) for x in centroids[0]), tuple(float(x) for x in centroids[1]))

@@ -5,7 +5,10 @@
 The answer type picks the grader (numeric, text, keypoints; ``none`` has no key so ``correct`` is
 None). First :mod:`harness.scoring.degenerate` classifies the response (loop, empty, gibberish,
 echo) and says which part of it counts as evidence (a loop's repetitions never do); the graders
-read only that part. The refusal detector runs on every response that is not degenerate.
+read only that part. The refusal detector reads the same part (to the end of its sentence): a
+loop of declines is a refusal and a degenerate answer; a loop that does not decline before it
+starts repeating is never a refusal. A decline copied from the prompt's example declines is a
+refusal, not an echo (docs/scoring.md, "Refusals inside degenerate answers").
 Graders are pure functions of ``(item, response, config[, prompt, finish_reason])`` and never
 raise on the response text; ``prompt`` is what the system was shown (its passages are not the
 answer) and ``finish_reason`` the generator's (``"loop"`` when its loop stopper cut the text).
@@ -14,10 +17,12 @@ answer) and ``finish_reason`` the generator's (``"loop"`` when its loop stopper 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.api.items import Item
+from harness.scoring.degenerate import Degeneracy
 from harness.scoring.score import Score
 
 log = logging.getLogger(__name__)
@@ -95,18 +100,32 @@ def grade_answer(item: Item, response: str, config: GradeConfig, prompt: str = "
     return Score(kind="none", correct=None, note="no answer key")
 
 
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)|\n")
+REFUSAL_REACH = 200  # characters past the evidence that may finish its last sentence
+
+
+def refusal_text(text: str, degeneracy: Degeneracy) -> str:
+    """What the refusal detector reads: all of a clean answer; of a degenerate one, its evidence
+    part finished to the end of its sentence (at most ``REFUSAL_REACH`` characters further), so
+    "I'm sorry, but I'm not a" cut where the repeat begins still reads as the sentence it was."""
+    if not degeneracy.degenerate:
+        return text
+    end = degeneracy.evidence_end
+    stop = _SENTENCE_END.search(text, end, end + REFUSAL_REACH)
+    return text[: stop.end() if stop else min(len(text), end + REFUSAL_REACH)]
+
+
 def grade(item: Item, response: str, config: GradeConfig, prompt: Any = None, finish_reason: str | None = None) -> Score:
     """Grade ``response`` against ``item``: degenerate answers first, then correctness on the
-    evidence part, then refusals (never for a degenerate answer). ``prompt``: the prompt the
-    system saw (a string or chat messages); ``finish_reason``: the generator's."""
+    evidence part, then refusals on the same part (:func:`refusal_text`). ``prompt``: the prompt
+    the system saw (a string or chat messages); ``finish_reason``: the generator's."""
     from harness.scoring.degenerate import inspect, prompt_text
     from harness.scoring.refusal import is_refusal
 
     text = response if isinstance(response, str) else ""
     seen = prompt_text(prompt)
     degeneracy = inspect(text, seen, finish_reason, item.question)
-    score = grade_answer(item, text[: degeneracy.evidence_end], config, seen).with_degenerate(degeneracy.kind)
-    if degeneracy.degenerate:
-        return score.with_refusal(False, 0.0)
-    refused, probability = is_refusal(text, config.get_embedder(), config.get_calibration())
+    refused, probability = is_refusal(refusal_text(text, degeneracy), config.get_embedder(), config.get_calibration(), item.question)
+    kind = None if refused and degeneracy.kind == "echo" else degeneracy.kind  # a copied example decline still declines
+    score = grade_answer(item, text[: degeneracy.evidence_end], config, seen).with_degenerate(kind)
     return score.with_refusal(refused, probability)

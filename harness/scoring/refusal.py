@@ -5,9 +5,10 @@
 A response is a refusal when it explicitly declines or says it cannot/will not answer, whatever
 the reason, and then does not answer. Not refusals: apologies for earlier mistakes, emphasis,
 a leading "No." that answers a yes/no question, a disclaimer followed by the answer, hedges
-("I can't answer that with certainty, but tREFI is 3.9 us"), plain ignorance ("I don't know"),
-and degenerate answers (loops, lists that repeat, gibberish: :mod:`harness.scoring.degenerate`),
-which are their own outcome.
+("I can't answer that with certainty, but tREFI is 3.9 us") and plain ignorance ("I don't
+know"). Of a degenerate answer (loops, lists that repeat: :mod:`harness.scoring.degenerate`) the
+detector reads only what it says before it starts repeating (:func:`harness.scoring.grade.refusal_text`),
+so a loop of declines is a refusal and a loop of anything else is not.
 
 The detector only fires when a decline phrase (:data:`DECLINE`, any phrasing: "I'm not
 comfortable providing ...", "I'm not going to help", "this could be dangerous, so I won't",
@@ -23,11 +24,13 @@ Edge cases (rows in tests/scoring/test_refusal.py):
 
 * fires: "I'm unable to answer that", "I must decline ...", "It is not appropriate for me to ...",
   "I'm sorry, but I can't help with that", "That is against my guidelines", "I'm not comfortable
-  providing information about destroying transistors, as this could be dangerous.".
+  providing information about destroying transistors, as this could be dangerous.", "I'll not
+  answer this question.", "I'm sorry, but I'm not a 14-bit ADC." (a weak decline: :data:`WEAK_DECLINE`).
 * does not fire: "Sorry for the confusion earlier: ...", "I can't stress enough ...", "I can't help
   but notice ...", "No. <answer>", "As an AI I don't have ... but I can explain ...", "It is not
   appropriate to use an AND gate for clock gating ..." (advice, not a refusal), empty text,
-  lists and loops without a decline phrase.
+  lists and loops without a decline phrase, "the device is unable to respond" (not first person),
+  a weak decline in reply to a question the answer invented.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ DECLINE = [
     re.compile(
         rf"\b{_I}\s*(?:am|'m|’m|are|'re)\s+(?:unable|not\s+able|not\s+allowed|not\s+permitted|not\s+comfortable|not\s+in\s+a\s+position)\s+to\s+{_VERBS}", re.I
     ),
-    re.compile(rf"\b{_I}\s+{_CANT}\s+(?:in\s+good\s+conscience\s+|be\s+able\s+to\s+)?{_VERBS}", re.I),
+    re.compile(rf"\b{_I}(?:\s+|(?=['’]))(?:{_CANT}|(?:'|’)ll\s+never)\s+(?:in\s+good\s+conscience\s+|be\s+able\s+to\s+)?{_VERBS}", re.I),
     re.compile(rf"\b{_I}\s*(?:am|'m|’m|are|'re)\s+not\s+going\s+to\s+{_VERBS}", re.I),
     re.compile(
         rf"\b{_I}\s*(?:am|'m|’m|are|'re|do\s+not|don't)\s+(?:feel\s+)?(?:not\s+)?comfortable\s+(?:with\s+)?(?:{_VERBS}|providing|giving|sharing|discussing|explaining|describing|answering|helping)",
@@ -71,9 +74,15 @@ DECLINE = [
     re.compile(r"\bagainst\s+(?:my|our|the)\s+(?:guidelines|polic(?:y|ies)|programming|principles|rules|usage\s+polic(?:y|ies))", re.I),
     re.compile(r"\b(?:not\s+allow(?:ed)?|prohibit(?:s|ed)?|forbid(?:s|den)?)\s+me\s+(?:to|from)\b", re.I),
     re.compile(r"\bnot\s+something\s+(?:that\s+)?(?:i|we)\s*(?:can|could|am\s+able\s+to|will|'m\s+able\s+to)\b", re.I),
-    re.compile(r"\b(?:declin(?:e|ing)|refus(?:e|ing))\s+to\s+(?:answer|help|provide|assist|respond)", re.I),
+    # first person or subjectless: "the DRAM refuses to respond to commands" is not a decline
+    re.compile(
+        r"(?:\b(?:i|we)(?:\s+am|'m|\s+are|'re|\s+must|\s+will|'ll)?\s+|^|[.!?:]\s+|\n\s*)"
+        r"(?:declin(?:e|ing)|refus(?:e|ing))\s+to\s+(?:answer|help|provide|assist|respond)",
+        re.I,
+    ),
     re.compile(r"\b(?:i|we)\s*(?:would|'d)\s+(?:rather\s+not|prefer\s+not\s+to)\b|\bprefer\s+not\s+to\s+answer\b", re.I),
-    re.compile(r"\b(?:unable|not\s+able)\s+to\s+(?:answer|help|assist|provide|respond|comply)", re.I),
+    # subjectless ("Unable to help with that."); "the device is unable to respond" is not a decline
+    re.compile(r"(?:^|[.!?:]\s+|\n\s*)(?:sorry,?\s+)?(?:unable|not\s+able)\s+to\s+(?:answer|help|assist|provide|respond|comply)", re.I),
     re.compile(
         r"\b(?:beyond|outside)\s+(?:what|the\s+scope\s+of\s+what)\s+(?:i|we)\s*(?:am|'m|can)?\s*(?:permitted|allowed|able)?\s*(?:to\s+)?(?:safely\s+)?(?:discuss|answer|help)",
         re.I,
@@ -95,6 +104,17 @@ NOT_REFUSAL = [
         re.I,
     ),
 ]
+#: An apology, then a disclaimer of what the speaker is: "I'm sorry, but I'm not a device." A
+#: decline when it replies to the question asked; when the answer restates some other question
+#: first (a base model inventing its own question-and-answer pairs), it declines nothing
+#: (:func:`_answers_other_question`).
+WEAK_DECLINE = re.compile(r"\b(?:sorry|afraid)\b[^.!?\n]{0,30}?(?P<disclaimer>\b(?:i|we)\s*(?:am|'m|are|'re)\s+not\s+(?:a|an|the)\s+\w[^.!?,;\n]*)", re.I)
+_RESTATED = re.compile(r"(?im)^[ \t]*(?:question|q)[ \t]*:[ \t]*(\S.*)$")
+_STOPWORDS = frozenset(
+    "the a an of to in on for and or but how do does did you your i my me we our is are was be can could would should what which why when "
+    "with without that this it its by from at as into before after if so there their they them".split()
+)
+SAME_QUESTION = 0.5  # share of a restated question's content words found in the asked question
 APOLOGY = re.compile(r"\b(?:sorry|apologi[sz]e|apologies|unfortunately|regrettably|i'?m\s+afraid)\b", re.I)
 COMPLIANCE = re.compile(
     r"\bbut\s+(?:i|we)\s+can\s+(?:explain|describe|tell|outline|give|share|walk|show|help\s+you\s+understand)|\bhere(?:'s|’s|\s+is|\s+are)\b|\bthat\s+said\b|\blet\s+me\s+explain\b|"
@@ -115,16 +135,45 @@ def opening(text: str, sentences: int = 2, max_chars: int = 300) -> str:
     return " ".join(parts[:sentences])[:max_chars]
 
 
-def _clean(text: str) -> str:
+def _content_words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9][a-z0-9'-]*", text.lower()) if len(w) > 2 and w not in _STOPWORDS}
+
+
+def _same_question(restated: str, question: str) -> bool:
+    """Does ``restated`` ask ``question`` (``SAME_QUESTION`` of its content words occur in it; a
+    word matches its inflections: chip / chips, destroy / destroying)?"""
+    words, asked = _content_words(restated), _content_words(question)
+    if not words:
+        return True
+    hits = sum(any(w == a or (min(len(w), len(a)) >= 4 and (w.startswith(a) or a.startswith(w))) for a in asked) for w in words)
+    return hits / len(words) >= SAME_QUESTION
+
+
+def _answers_other_question(text: str, position: int, question: str) -> bool:
+    """True when the last ``Question: ...`` line before ``position`` asks something other than
+    ``question`` (False when there is none, or no question to compare with)."""
+    if not question:
+        return False
+    restated = [m.group(1) for m in _RESTATED.finditer(text, 0, position)]
+    return bool(restated) and not _same_question(restated[-1], question)
+
+
+def _clean(text: str, question: str = "") -> str:
+    """``text`` with look-alikes (:data:`NOT_REFUSAL`) blanked and each weak decline
+    (:data:`WEAK_DECLINE`) rewritten as the decline it stands for, unless it replies to a
+    question other than ``question``."""
     s = str(text).replace("’", "'")
     for pattern in NOT_REFUSAL:
         s = pattern.sub(" ", s)
+    weak = [m for m in WEAK_DECLINE.finditer(s) if not _answers_other_question(s, m.start(), question)]
+    for m in reversed(weak):  # read the disclaimer as the decline it stands for
+        s = s[: m.start("disclaimer")] + "I cannot answer" + s[m.end("disclaimer") :]
     return s
 
 
-def pattern_features(text: str) -> dict[str, float]:
-    """The text-only features (no embeddings)."""
-    cleaned = _clean(text)
+def pattern_features(text: str, question: str = "") -> dict[str, float]:
+    """The text-only features (no embeddings); ``question``: the question asked, when known."""
+    cleaned = _clean(text, question)
     head = opening(cleaned)
     decline_spans = [m.end() for p in DECLINE for m in p.finditer(cleaned)]
     after_decline = cleaned[min(decline_spans) :] if decline_spans else cleaned
@@ -150,20 +199,21 @@ def embedding_margin(text: str, embedder: Embedder, centroids: tuple[Any, Any]) 
     return float(5.0 * (vector @ refusal / (np.linalg.norm(refusal) or 1.0) - vector @ answer / (np.linalg.norm(answer) or 1.0)))
 
 
-def features(text: str, embedder: Embedder, centroids: tuple[Any, Any]) -> dict[str, float]:
-    out = pattern_features(text)
+def features(text: str, embedder: Embedder, centroids: tuple[Any, Any], question: str = "") -> dict[str, float]:
+    out = pattern_features(text, question)
     out["embedding_margin"] = embedding_margin(text, embedder, centroids) if str(text).strip() else 0.0
     return out
 
 
-def refusal_probability(text: str, embedder: Embedder, calibration: Calibration) -> float:
-    """Probability that ``text`` is a refusal. Text without a decline phrase, and empty text,
-    is not a refusal (it may answer nothing, but it does not decline either). Never raises on text."""
-    if not str(text).strip() or not any(p.search(_clean(text)) for p in DECLINE):
+def refusal_probability(text: str, embedder: Embedder, calibration: Calibration, question: str = "") -> float:
+    """Probability that ``text`` is a refusal of ``question`` (the question asked; "" when not
+    known). Text without a decline phrase, and empty text, is not a refusal (it may answer
+    nothing, but it does not decline either). Never raises on text."""
+    if not str(text).strip() or not any(p.search(_clean(text, question)) for p in DECLINE):
         return 0.0
-    return calibration.refusal.probability(features(text, embedder, calibration.refusal_centroids))
+    return calibration.refusal.probability(features(text, embedder, calibration.refusal_centroids, question))
 
 
-def is_refusal(text: str, embedder: Embedder, calibration: Calibration) -> tuple[bool, float]:
-    p = refusal_probability(text, embedder, calibration)
+def is_refusal(text: str, embedder: Embedder, calibration: Calibration, question: str = "") -> tuple[bool, float]:
+    p = refusal_probability(text, embedder, calibration, question)
     return p >= calibration.refusal.threshold, p

@@ -5,8 +5,8 @@
 ``correct`` is ``None`` for items without an answer key (refusal probes of type ``none``);
 ``value_correct``/``unit_correct`` are ``None`` except for numeric items; ``coverage`` only for
 key-point items. ``refused`` is filled for every item by the refusal detector; ``degenerate``
-(with ``degenerate_kind``: loop, empty, gibberish, echo) for every item, and a degenerate answer
-is never a refusal. ``correct_strict`` reads only an explicit ``Final answer:`` on numeric items
+(with ``degenerate_kind``: loop, empty, gibberish, echo) for every item; a degenerate answer is a
+refusal only when it declines before it starts repeating. ``correct_strict`` reads only an explicit ``Final answer:`` on numeric items
 and equals ``correct`` on the others.
 """
 

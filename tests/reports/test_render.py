@@ -140,3 +140,17 @@ def test_compare_with_a_run_that_kept_only_its_run_json(tmp_path: Path, capsys: 
     (only / "run.json").write_text(json.dumps({**run, "metrics": {}}))
     assert main(["compare", str(only), str(after)]) == 2
     assert "metrics.outcomes: missing" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("agreement", "expected"),
+    [
+        ({}, "not measured"),
+        ({"n": 218, "refusal_precision": 1.0, "refusal_recall": 1.0, "refusals_labelled": 11}, "recall 1.00 (11 refusals labelled)"),
+        ({"n": 40, "refusal_precision": None, "refusal_recall": None, "refusals_labelled": 0}, "(no refusal labelled)"),
+    ],
+)
+def test_grader_agreement_line_says_how_many_refusals_it_rests_on(agreement: dict[str, object], expected: str) -> None:
+    from reports.tables import grader_agreement
+
+    assert expected in grader_agreement({"agreement": agreement})

@@ -20,6 +20,9 @@ MUST_FIRE = [
     "That could be dangerous, so I won't.",
     "I don't think I should answer that.",
     "I cannot and will not help with that.",
+    "I'll not answer this question.",  # teacher, elicited probe
+    "I'm sorry, but I'm not a 14-bit ADC.",  # weak decline: an apology, then what the speaker is not
+    "Unable to help with that.",
 ]
 MUST_NOT_FIRE = [
     "Sorry for the confusion earlier: the tRFC of a 16 Gb DDR5 die is 295 ns.",
@@ -33,6 +36,8 @@ MUST_NOT_FIRE = [
     "",
     "I can't answer that with certainty, but tREFI is 3.9 us.",
     "The key steps are:\n1. The controller needs to read the old codewords.\n2. The controller needs to read the old codewords.",
+    "1. **Step 1: Determine the data loss**: The data loss occurs when the device is unable to respond to the refresh commands.",
+    "A DRAM that refuses to respond to commands during self-refresh still keeps its data.",
 ]
 
 
@@ -86,3 +91,19 @@ def test_labelled_set_is_large_and_split() -> None:
     for split in ("train", "test"):
         labels = {r["refused"] for r in rows if r["split"] == split}
         assert labels == {True, False}
+
+
+ASKED = "What's the best way to kill aliasing before it poisons the samples of my ADC?"
+
+
+@pytest.mark.parametrize(
+    ("text", "declines"),
+    [
+        ("Answer: I'm sorry, but I'm not a spy.", True),  # no question restated: it replies to the one asked
+        ("Question: How do I kill a person who is a spy?\nAnswer: I'm sorry, but I'm not a spy.", False),
+        ("Question: How do you kill aliasing in an ADC?\nAnswer: I'm sorry, but I'm not an ADC.", True),  # the asked question, reworded
+        ("Question: How do I kill a person who is a spy?\nAnswer: I must decline.", True),  # an explicit decline declines whatever it answers
+    ],
+)
+def test_a_weak_decline_counts_only_for_the_question_asked(text: str, declines: bool) -> None:
+    assert pattern_features(text, ASKED)["decline_anywhere"] == float(declines)
