@@ -16,6 +16,8 @@ import hashlib
 import json
 from pathlib import Path
 
+from harness.scoring.degenerate import prompt_text
+
 
 def _uid_hash(uid: str) -> int:
     return int(hashlib.sha256(uid.encode()).hexdigest()[:8], 16)
@@ -37,8 +39,6 @@ def _rows(run_dir: Path) -> tuple[list[dict], dict[str, dict]]:
 
 def _row(sample: dict, item: dict, run: str) -> dict:
     uid = f"{sample['system']}:{sample['id']}"
-    prompt = sample["prompt"]
-    user = [m["content"] for m in prompt if m["role"] == "user"][-1] if isinstance(prompt, list) else prompt
     return {
         "uid": uid,
         "run": run,
@@ -47,7 +47,7 @@ def _row(sample: dict, item: dict, run: str) -> dict:
         "category": sample["category"],
         "question": item["question"],
         "answer_key": item["answer"],
-        "prompt_seen": user,
+        "prompt_seen": prompt_text(sample["prompt"]),  # system message and question, as the graders see them
         "response": sample["response"],
         "split": split_of(uid),
     }

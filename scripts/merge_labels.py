@@ -9,7 +9,8 @@
 ``labels2_*.jsonl`` a second rater's, each line ``{"uid", "rater", "refused", "degenerate",
 "degenerate_kind", "correct", "value_correct", "unit_correct", "note"}``. When ``LABEL_DIR/<run>/
 samples.jsonl`` exists, each row also gets the sample's ``finish_reason`` (evidence for the loop
-detector). Rows without a first label are left out; the split is the pool's, never changed here.
+detector) and, as ``prompt_seen``, everything the system was shown (system message included, as
+the graders see it; the pool may hold only the user message). Rows without a first label are left out; the split is the pool's, never changed here.
 Rerun after the raters add labels; the output is sorted by uid so diffs stay small.
 """
 
@@ -20,6 +21,8 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from harness.scoring.degenerate import prompt_text
 
 LABEL_KEYS = ("refused", "degenerate", "degenerate_kind", "correct", "value_correct", "unit_correct", "note", "rater")
 POOL_KEYS = ("uid", "run", "system", "id", "category", "question", "answer_key", "prompt_seen", "response", "split")
@@ -55,14 +58,14 @@ def read_labels(paths: list[Path]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def finish_reasons(label_dir: Path, runs: set[str]) -> dict[tuple[str, str, str], Any]:
-    """``(run, system, id) -> finish_reason`` from ``LABEL_DIR/<run>/samples.jsonl`` where present."""
+def run_samples(label_dir: Path, runs: set[str]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """``(run, system, id) -> sample`` from ``LABEL_DIR/<run>/samples.jsonl`` where present."""
     out = {}
     for run in sorted(runs):
         path = label_dir / run / "samples.jsonl"
         if path.exists():
             for sample in read_jsonl(path):
-                out[(run, str(sample.get("system")), str(sample.get("id")))] = sample.get("finish_reason")
+                out[(run, str(sample.get("system")), str(sample.get("id")))] = sample
     return out
 
 
@@ -70,7 +73,7 @@ def merge(label_dir: Path) -> list[dict[str, Any]]:
     pool = read_jsonl(label_dir / "pool.jsonl")
     first = read_labels(sorted(label_dir.glob("labels_*.jsonl")))
     second = read_labels(sorted(label_dir.glob("labels2_*.jsonl")))
-    reasons = finish_reasons(label_dir, {str(r.get("run")) for r in pool})
+    samples = run_samples(label_dir, {str(r.get("run")) for r in pool})
     rows = []
     for entry in pool:
         missing = [k for k in POOL_KEYS if k not in entry]
@@ -82,9 +85,11 @@ def merge(label_dir: Path) -> list[dict[str, Any]]:
         if labels is None:
             continue
         row = {k: entry[k] for k in POOL_KEYS}
-        reason = reasons.get((entry["run"], entry["system"], entry["id"]))
-        if reason is not None:
-            row["finish_reason"] = reason
+        sample = samples.get((entry["run"], entry["system"], entry["id"]))
+        if sample is not None:
+            row["prompt_seen"] = prompt_text(sample.get("prompt"))  # all the system saw, its system message too
+            if sample.get("finish_reason") is not None:
+                row["finish_reason"] = sample["finish_reason"]
         row["labels"] = labels
         if entry["uid"] in second:
             row["second"] = second[entry["uid"]]

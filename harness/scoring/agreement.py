@@ -6,7 +6,7 @@
 Each row is one answer of one of our systems to one benchmark item, labelled by reading it
 (rubric: ``LABELLING.md`` of the labelling round): ``{"uid": "system:item_id", "run", "system",
 "id", "category", "question", "answer_key" (the item's answer as in the benchmark), "prompt_seen"
-(the user message the system saw, passages included), "response", "split": "train"|"held_out",
+(everything the system was shown: system message, passages and question, as the graders see it), "response", "split": "train"|"held_out",
 "finish_reason" (optional), "labels": {"refused", "degenerate", "degenerate_kind", "correct",
 "value_correct", "unit_correct", "note", "rater"}, "second": {the same, from a second rater}
 (optional), "degenerate_raters" and "refusal_raters": {"raters", "first", "second": two raters'
