@@ -13,7 +13,8 @@ numeric grader calls it ambiguous).
 Kinds, first match wins (edge cases, rows in tests/scoring/test_degenerate.py):
 
 * ``empty``: no content word once fillers (``The answer is:``, ``Key steps:``) are dropped.
-* ``gibberish``: most of the text is runaway digit runs (``0.000000000000``) or symbols.
+* ``gibberish``: most of the text is runaway digit runs (two or more, ``0.000000000000``) or
+  symbols; a single number with a runaway tail is read as the number it spells.
 * ``loop``: the text ends inside repetition: its last ``TAIL_COPY`` tokens (the final one may be
   cut off mid-word) already occurred earlier in it, so the answer ends on a copy of something it
   said before. The generator's loop stopper cuts a looping answer after two or three copies, so
@@ -163,11 +164,14 @@ def _is_empty(text: str) -> bool:
 
 
 def _gibberish_share(text: str) -> float:
-    """Share of the non-space characters in digit runs or in symbol clutter."""
+    """Share of the non-space characters in digit runs or in symbol clutter. One number with a
+    runaway tail (``alpha = 1.000000000000``) is a number, read as the value it spells: digit runs
+    count only when there are two or more."""
     visible = re.sub(r"\s+", "", text)
     if not visible:
         return 0.0
-    runs = sum(len(m.group(0)) for m in re.finditer(r"\d*(?:(\d)\1{7,})\d*", visible))
+    found = [len(m.group(0)) for m in re.finditer(r"\d*(?:(\d)\1{7,})\d*", visible)]
+    runs = sum(found) if len(found) >= 2 else 0
     symbols = len(re.findall(r"[^\w.,;:!?()'\"%/=+\-×·°µΩ*<>\[\]]", visible))
     return (runs + symbols) / len(visible)
 

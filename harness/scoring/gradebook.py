@@ -31,8 +31,10 @@ from harness.scoring.grade import GradeConfig, grade
 log = logging.getLogger(__name__)
 
 GRADES = "grades.jsonl"
-# 2.2: a degenerate answer that declines before it repeats is a refusal; 2.1: a text ending on a copy of itself is a loop
-GRADER_VERSION = "2.2"  # bump when a grader's decisions change, so old grades.jsonl are regraded
+# 2.3: one number with a runaway digit tail is not gibberish
+# 2.2: a degenerate answer that declines before it repeats is a refusal
+# 2.1: a text ending on a copy of itself is a loop
+GRADER_VERSION = "2.3"  # bump when a grader's decisions change, so old grades.jsonl are regraded
 
 
 @functools.lru_cache(maxsize=1)

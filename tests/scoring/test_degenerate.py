@@ -84,6 +84,7 @@ CASES = [
     ),
     ("alternating values keep both in the first copy", "is 1.1 V. is 1.2 V. " * 6, "", None, "loop", "is 1.1 V. is 1.2 V. "),
     ("gibberish", "x = 0.000000000000000 9.99999999999999 1.0000000000000", "", None, "gibberish", "x = 0.000000000000000 9.99999999999999 1.0000000000000"),
+    ("one number with a runaway tail is a number", "alpha = 1.000000000000", "", "stop", None, "alpha = 1.000000000000"),
     (
         "echo of a passage",
         "Same-bank refresh (REFsb) refreshes one bank address in every bank group while the other banks stay available for activates, reads and writes.",
