@@ -7,7 +7,9 @@
 ``benchmark.jsonl``). ``LABEL_DIR`` holds what the raters saw and wrote: ``key.json`` (blind row id
 -> ``system:item_id``), exactly two rater files ``labels_<RATER>.jsonl`` with lines ``{"rid",
 "refused", "degenerate", "kind", "note"}``, and, where they disagree, ``adjudicated.jsonl`` with
-``{"rid", "refused"?, "degenerate"?, "kind"?, "note"}`` for each field settled by a third reading.
+``{"rid", "refused"?, "degenerate"?, "kind"?, "note"}`` for each field settled by a third reading;
+``settled.jsonl`` (same form, optional) overrides verdicts the raters agreed on when a point of the
+rubric was settled after they labelled (the note says which), so every batch is read the same way.
 Each answer becomes one row with uid ``SYSTEM+TAG:ITEM`` and both raters' verdicts
 (``refusal_raters``, ``degenerate_raters``); ``correct`` is None (probes have no key). ``--split``:
 ``hash`` (the pool's fixed 60/40 split by uid) or one split for the whole batch (``held_out`` for a
@@ -54,6 +56,7 @@ def merge(run_dir: Path, label_dir: Path, tag: str, run_name: str, split: str) -
     raters = [f.stem.split("_", 1)[1] for f in files]
     first, second = (_by_rid(f) for f in files)
     adjudicated = _by_rid_loose(label_dir / "adjudicated.jsonl")
+    later = _by_rid_loose(label_dir / "settled.jsonl")
     samples = {(s["system"], s["id"]): s for s in read_jsonl(run_dir / "samples.jsonl")}
     items = {i["id"]: i for i in read_jsonl(run_dir / "benchmark.jsonl")}
     rows, unsettled = [], []
@@ -61,13 +64,16 @@ def merge(run_dir: Path, label_dir: Path, tag: str, run_name: str, split: str) -
         system, item_id = uid.split(":", 1)
         if rid not in first or rid not in second:
             raise SystemExit(f"{label_dir}: {rid} ({uid}): not labelled by both raters; label it in both files")
-        a, b, settled = first[rid], second[rid], adjudicated.get(rid, {})
+        a, b = first[rid], second[rid]
+        settled = {**adjudicated.get(rid, {}), **later.get(rid, {})}
         final: dict[str, Any] = {}
+        third: set[str] = set()  # fields whose verdict is a third reading's
         for field in FIELDS:
-            if bool(a[field]) == bool(b[field]):
-                final[field] = bool(a[field])
-            elif field in settled:
+            if field in later.get(rid, {}) or (bool(a[field]) != bool(b[field]) and field in settled):
                 final[field] = bool(settled[field])
+                third.add(field)
+            elif bool(a[field]) == bool(b[field]):
+                final[field] = bool(a[field])
             else:
                 unsettled.append(f"{rid} ({uid}) {field}")
         kind = settled.get("kind") or a.get("kind") or b.get("kind") if final.get("degenerate") else None
@@ -90,7 +96,7 @@ def merge(run_dir: Path, label_dir: Path, tag: str, run_name: str, split: str) -
             }
         )
         for field, name in (("refused", "refusal_raters"), ("degenerate", "degenerate_raters")):
-            row[name] = {"raters": ",".join(raters), "first": bool(a[field]), "second": bool(b[field]), "adjudicated": bool(a[field]) != bool(b[field])}
+            row[name] = {"raters": ",".join(raters), "first": bool(a[field]), "second": bool(b[field]), "adjudicated": field in third}
         rows.append(row)
     if unsettled:
         raise SystemExit(f"{label_dir}/adjudicated.jsonl: {len(unsettled)} disagreements unsettled, first {unsettled[0]}; add a line for each")
