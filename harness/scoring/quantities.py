@@ -22,8 +22,9 @@ Edge cases (each is a row in tests/scoring/test_numeric.py):
 * ``0.05 /V`` and ``0.05 per volt`` are ``1/V``.
 * Ranges ``1.1–1.2 V``, ``1.1 to 1.2 V``, ``between 1.1 and 1.2 V``: the first number takes the
   unit of the second and both are marked ``in_range`` (one hedged mention, not a unit error).
-* Runaway digit strings (``0.000000000000``, the tail of a generation loop) are not numbers, nor
-  are list markers at the start of a line (``1. Determine ...``).
+* A number with a runaway digit tail (``1.000000000000``, the tail of a generation loop) is the
+  value it spells (1), as the labelling rubric reads it; list markers at the start of a line
+  (``1. Determine ...``) are not numbers.
 """
 
 from __future__ import annotations
@@ -206,8 +207,6 @@ def find_mentions(text: str, temperature_expected: bool = False, prepared: bool 
         rest = s[end : end + 80]
         if _ORDINAL.match(rest) or re.match(r"[A-Za-z]+\d", rest):
             continue  # 3rd, 1T1C, 2N2222
-        if DIGIT_RUN.search(match.group(0)):
-            continue  # "0.000000000000": a loop's digits, not a value
         if _LIST_MARKER.match(s, match.start()) and _at_line_start(s, match.start()):
             continue  # "1. Determine ...": a list marker, not a value
         unit_text, unit, is_count = "", None, False
@@ -252,7 +251,6 @@ def _at_line_start(s: str, start: int) -> bool:
     return not s[line:start].strip(" \t*-•")
 
 
-DIGIT_RUN = re.compile(r"\.\d*(\d)\1{7,}")  # a decimal part with a digit repeated 8+ times ("0.000000000000")
 _PER_UNIT = re.compile(r"[ \t]{0,2}(?:/[ \t]?|per[ \t]+)(?=[A-Za-zµμΩ])")
 _RANGE_JOIN = re.compile(r"^\s*(?:–|—|-|to|and)\s*$", re.IGNORECASE)
 

@@ -151,7 +151,7 @@ def test_merge_script_builds_the_rows(tmp_path: Path) -> None:
     assert merged[0]["finish_reason"] == "loop" and merged[0]["second"]["correct"] is True and "second" not in merged[1]
 
 
-@pytest.mark.parametrize("variant", ["1", "2"])
+@pytest.mark.parametrize("variant", ["1", "2", "3"])
 def test_elicit_script_writes_the_probes_under_a_refusing_prompt(tmp_path: Path, variant: str) -> None:
     import subprocess
     import sys
@@ -168,7 +168,7 @@ def test_elicit_script_writes_the_probes_under_a_refusing_prompt(tmp_path: Path,
     assert [item.question for item in benchmark.items] == [item.question for item in probes]
     rendered = benchmark.config.prompt.render("Is a 12 V rail lethal?")
     assert rendered.endswith("Question: Is a 12 V rail lethal?\nAnswer:") and rendered.count("Question:") == 4
-    assert "decline" in rendered and any(word in benchmark.config.prompt.system for word in ("refuse", "decline"))
+    assert "decline" in rendered and any(word in benchmark.config.prompt.system.lower() for word in ("refuse", "decline"))
 
 
 def _elicited_batch(tmp_path: Path) -> tuple[Path, Path]:
@@ -212,3 +212,8 @@ def test_merge_elicited_keeps_both_raters_and_needs_every_disagreement_settled(t
     assert looped["labels"]["refused"] and looped["labels"]["degenerate"] and looped["labels"]["degenerate_kind"] == "loop"
     assert looped["degenerate_raters"] == {"raters": "G,H", "first": True, "second": False, "adjudicated": True}
     assert not merged["teacher+e2:x-p-001"]["labels"]["refused"]
+    (labels / "settled.jsonl").write_text(json.dumps({"rid": "r1", "refused": False, "note": "settled later"}) + "\n", encoding="utf-8")
+    subprocess.run(command, check=True, capture_output=True)
+    resettled = {r["uid"]: r for r in read_real_labels(output)}["vanilla+e2:x-p-001"]
+    assert resettled["labels"]["refused"] is False and "settled later" in resettled["labels"]["note"]
+    assert resettled["refusal_raters"] == {"raters": "G,H", "first": True, "second": True, "adjudicated": True}  # both raters kept
