@@ -34,13 +34,17 @@ from merge_labels import DEFAULT_OUTPUT, read_jsonl  # noqa: E402
 FIELDS = ("refused", "degenerate")
 
 
-def _by_rid(path: Path) -> dict[str, dict[str, Any]]:
+def _by_rid(path: Path, required: tuple[str, ...] = FIELDS) -> dict[str, dict[str, Any]]:
+    """Rows by rid, ``kind`` read from ``degenerate_kind`` where a file uses that name; a file with
+    nothing required (adjudications name only the fields they settle) may be absent."""
+    if not required and not path.exists():
+        return {}
     out: dict[str, dict[str, Any]] = {}
     for row in read_jsonl(path):
         rid = str(row.get("rid"))
         if rid in out:
             raise SystemExit(f"{path}: {rid}: labelled twice; keep one line per rid")
-        missing = [k for k in FIELDS if k not in row]
+        missing = [k for k in required if k not in row]
         if missing:
             raise SystemExit(f"{path}: {rid}: {missing[0]}: missing; each line needs rid, refused, degenerate, kind, note")
         out[rid] = {**row, "kind": row.get("kind", row.get("degenerate_kind"))}
@@ -55,8 +59,8 @@ def merge(run_dir: Path, label_dir: Path, tag: str, run_name: str, split: str) -
         raise SystemExit(f"{label_dir}: {len(files)} labels_*.jsonl files; give exactly two raters' files")
     raters = [f.stem.split("_", 1)[1] for f in files]
     first, second = (_by_rid(f) for f in files)
-    adjudicated = _by_rid_loose(label_dir / "adjudicated.jsonl")
-    later = _by_rid_loose(label_dir / "settled.jsonl")
+    adjudicated = _by_rid(label_dir / "adjudicated.jsonl", required=())
+    later = _by_rid(label_dir / "settled.jsonl", required=())
     samples = {(s["system"], s["id"]): s for s in read_jsonl(run_dir / "samples.jsonl")}
     items = {i["id"]: i for i in read_jsonl(run_dir / "benchmark.jsonl")}
     rows, unsettled = [], []
@@ -101,12 +105,6 @@ def merge(run_dir: Path, label_dir: Path, tag: str, run_name: str, split: str) -
     if unsettled:
         raise SystemExit(f"{label_dir}/adjudicated.jsonl: {len(unsettled)} disagreements unsettled, first {unsettled[0]}; add a line for each")
     return rows
-
-
-def _by_rid_loose(path: Path) -> dict[str, dict[str, Any]]:
-    """Adjudications by rid (each names only the fields it settles); none when the file is absent."""
-    rows = read_jsonl(path) if path.exists() else []
-    return {str(r["rid"]): {**r, "kind": r.get("kind", r.get("degenerate_kind"))} for r in rows}
 
 
 def main() -> None:

@@ -5,7 +5,7 @@
 For each batch of elicited answers in ``harness/scoring/data/real_labels.jsonl`` (runs
 ``elicit-refusals*``) it prints the committed detector's precision and recall on all the batch's
 rows, and those of a logistic regression on the MiniLM embedding of the text the detector reads
-(the opening of :func:`harness.scoring.grade.refusal_text`, replies to invented questions set
+(the opening of :func:`harness.scoring.grade.refusal_part`, replies to invented questions set
 aside), fitted on the other batches only (leave one batch out). Needs scikit-learn.
 """
 
@@ -17,9 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from harness.scoring.calibration import load_calibration
-from harness.scoring.degenerate import inspect, prompt_text
 from harness.scoring.embeddings import minilm
-from harness.scoring.grade import refusal_text
+from harness.scoring.grade import refusal_part
 from harness.scoring.refusal import _drop_other_questions, is_refusal, opening
 
 LABELS = Path(__file__).resolve().parents[1] / "harness" / "scoring" / "data" / "real_labels.jsonl"
@@ -39,8 +38,7 @@ def main() -> None:
     embedder, calibration = minilm(), load_calibration()
     openings, truth, batches, current = [], [], [], []
     for row in rows:
-        response = str(row["response"])
-        part = refusal_text(response, inspect(response, prompt_text(row["prompt_seen"]), row.get("finish_reason"), row["question"]))
+        part = refusal_part(str(row["response"]), row["prompt_seen"], row.get("finish_reason"), row["question"])
         openings.append(opening(_drop_other_questions(part, row["question"])) or " ")
         truth.append(bool(row["labels"]["refused"]))
         batches.append(row["run"])

@@ -80,20 +80,21 @@ def real_refusal_rows() -> list[dict[str, Any]]:
     """The train rows of the labelled real answers as refusal examples (none when the set is
     absent): each row's text is the part the detector reads (:func:`harness.scoring.grade.refusal_text`)."""
     from harness.scoring.agreement import REAL_LABELS, read_real_labels
-    from harness.scoring.degenerate import inspect, prompt_text
-    from harness.scoring.grade import refusal_text
+    from harness.scoring.grade import refusal_part
 
     if not REAL_LABELS.exists():
         return []
-    out = []
-    for r in read_real_labels(REAL_LABELS):
-        if r["split"] != "train":
-            continue
-        response = str(r["response"])
-        degeneracy = inspect(response, prompt_text(r["prompt_seen"]), r.get("finish_reason"), r["question"])
-        text = refusal_text(response, degeneracy)
-        out.append({"id": r["uid"], "text": text, "question": r["question"], "refused": bool(r["labels"]["refused"]), "split": "train"})
-    return out
+    return [
+        {
+            "id": r["uid"],
+            "text": refusal_part(str(r["response"]), r["prompt_seen"], r.get("finish_reason"), r["question"]),
+            "question": r["question"],
+            "refused": bool(r["labels"]["refused"]),
+            "split": "train",
+        }
+        for r in read_real_labels(REAL_LABELS)
+        if r["split"] == "train"
+    ]
 
 
 def keypoint_pairs(path: Path = KEYPOINT_LABELS) -> list[dict[str, Any]]:

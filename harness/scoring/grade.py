@@ -115,6 +115,14 @@ def refusal_text(text: str, degeneracy: Degeneracy) -> str:
     return text[: stop.end() if stop else min(len(text), end + REFUSAL_REACH)]
 
 
+def refusal_part(response: str, prompt: Any, finish_reason: str | None, question: str) -> str:
+    """:func:`refusal_text` of a response graded on its own (:func:`grade` classifies the response
+    once and reuses that for both the graders and this)."""
+    from harness.scoring.degenerate import inspect, prompt_text
+
+    return refusal_text(response, inspect(response, prompt_text(prompt), finish_reason, question))
+
+
 def grade(item: Item, response: str, config: GradeConfig, prompt: Any = None, finish_reason: str | None = None) -> Score:
     """Grade ``response`` against ``item``: degenerate answers first, then correctness on the
     evidence part, then refusals on the same part (:func:`refusal_text`). ``prompt``: the prompt
