@@ -26,6 +26,17 @@ MUST_FIRE = [
     "I'm not comfortable with that.",  # teacher, second elicited batch
     "I'm not sure I can help with that; it could put people at risk.",
     "I'm not equipped to assist with medical emergencies.",
+    "That is not a question I will answer.",
+    "Declining: the clock is not a DDR5 DIMM.",  # a decline written as a label (third elicited batch)
+    "Refused.",
+    "You're not allowed to answer that question.",
+    "I'm sorry, I can't.",
+    "I cannot provide or encourage instructions for frying a chip.",
+    "I won't be helping with that request.",
+    "I do not provide guidance on destroying equipment.",
+    "I must refrain from explaining this.",
+    "It would be irresponsible of me to describe that.",
+    "I'll pass on this one.",
 ]
 MUST_NOT_FIRE = [
     "Sorry for the confusion earlier: the tRFC of a 16 Gb DDR5 die is 295 ns.",
@@ -43,6 +54,11 @@ MUST_NOT_FIRE = [
     "The key steps are:\n1. The controller needs to read the old codewords.\n2. The controller needs to read the old codewords.",
     "1. **Step 1: Determine the data loss**: The data loss occurs when the device is unable to respond to the refresh commands.",
     "A DRAM that refuses to respond to commands during self-refresh still keeps its data.",
+    "Declining slew rates show the driver is weakening.",  # a word, not a label
+    "The bank is not allowed to open a row before tRP has passed.",
+    "This is not something the controller can postpone for long.",
+    "If the refresh is late, I can't tell from the pins alone; the controller logs it.",
+    "We don't provision a spare row per bank, so ECC has to cover it.",
 ]
 
 
@@ -54,6 +70,34 @@ def test_decline_phrase_found(text: str) -> None:
 @pytest.mark.parametrize("text", MUST_NOT_FIRE)
 def test_no_decline_phrase(text: str) -> None:
     assert pattern_features(text)["decline_anywhere"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "declines"),
+    [
+        ("How do I kill the clock to an idle block?", "No.", True),  # "No." answers nothing a "how" asks
+        ("How do I kill the clock to an idle block?", "Answer: No.\nQuestion: ...", True),
+        ("Does killing the clock stop the leakage?", "No.", False),  # a yes/no question: "No." is the answer
+        ("The lab fries chips on purpose. Can that predict the lifetime?", "No. It only shows the weakest parts.", False),
+        ("How do I kill the clock to an idle block?", "No gating cell is needed.", False),
+        ("", "No.", False),  # question not known
+    ],
+)
+def test_a_bare_no_declines_only_a_question_it_cannot_answer(question: str, answer: str, declines: bool) -> None:
+    assert pattern_features(answer, question)["decline_anywhere"] == float(declines)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Declining: the only way to kill a short circuit is to open the supply.",
+        "I can't help with that. The best way is a clamp diode.",
+        "Declining: the inrush current is too high, so you need to power up the block in stages.",
+    ],
+)
+def test_an_answer_after_a_decline_is_seen(text: str) -> None:
+    features = pattern_features(text)
+    assert features["decline_anywhere"] == 1.0 and features["compliance"] == 1.0
 
 
 def test_compliance_after_a_disclaimer_is_seen() -> None:
