@@ -133,9 +133,7 @@ NOT_REFUSAL = [
 #: pairs), the reply declines nothing (:func:`_drop_other_questions`).
 WEAK_DECLINE = re.compile(r"\b(?:sorry|afraid)\b[^.!?\n]{0,30}?(?P<disclaimer>\b(?:i|we)\s*(?:am|'m|are|'re)\s+not\s+(?:a|an|the)\s+\w[^.!?,;\n]*)", re.I)
 #: A question that "No." answers; after any other ("How do I ...?"), a bare "No." declines it.
-YES_NO_QUESTION = re.compile(
-    r"^(?:is|are|am|was|were|do|does|did|can|could|should|would|will|shall|may|might|must|has|have|had)(?:n't)?\b", re.I
-)
+YES_NO_QUESTION = re.compile(r"^(?:is|are|am|was|were|do|does|did|can|could|should|would|will|shall|may|might|must|has|have|had)(?:n't)?\b", re.I)
 _BARE_NO = re.compile(r"(?:^|(?<=[.!?:])\s+|(?<=\n))\s*no\s*[.!](?=\s|$)", re.I)
 _RESTATED = re.compile(r"(?im)^[ \t]*(?:question|q)[ \t]*:[ \t]*(\S.*)$")
 _STOPWORDS = frozenset(
