@@ -19,7 +19,8 @@ import numpy as np
 from harness.scoring.calibration import load_calibration
 from harness.scoring.embeddings import minilm
 from harness.scoring.grade import refusal_part
-from harness.scoring.refusal import _drop_other_questions, is_refusal, opening
+from harness.scoring.questions import drop_other_questions
+from harness.scoring.refusal import is_refusal, opening
 
 LABELS = Path(__file__).resolve().parents[1] / "harness" / "scoring" / "data" / "real_labels.jsonl"
 
@@ -39,7 +40,7 @@ def main() -> None:
     openings, truth, batches, current = [], [], [], []
     for row in rows:
         part = refusal_part(str(row["response"]), row["prompt_seen"], row.get("finish_reason"), row["question"])
-        openings.append(opening(_drop_other_questions(part, row["question"])) or " ")
+        openings.append(opening(drop_other_questions(part, row["question"])) or " ")
         truth.append(bool(row["labels"]["refused"]))
         batches.append(row["run"])
         current.append(is_refusal(part, embedder, calibration, row["question"])[0])

@@ -9,8 +9,9 @@
 * ``plain`` -- for base models: the messages become a ``Question: ...\\nAnswer:`` transcript and
   generation stops where the model starts the next turn (:data:`PLAIN_STOP`).
 
-Edge cases: a user turn that already holds ``Question:`` is not prefixed again; plain prompts
-(``prompt`` set, no ``messages``) pass through unchanged.
+Edge cases: a user turn that already holds ``Question:`` is not prefixed again; a transcript
+whose last user turn already ends with ``Answer:`` (a template that opens the answer itself) gets
+no second one; plain prompts (``prompt`` set, no ``messages``) pass through unchanged.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ def plain_transcript(messages: Sequence[ChatMessage]) -> str:
             parts.append(content if content.startswith("Question:") or "\nQuestion:" in content else f"Question: {content}")
         else:
             parts.append(f"Answer: {content}")
-    return "\n\n".join(parts) + "\nAnswer:"
+    transcript = "\n\n".join(parts)
+    opened = bool(messages) and messages[-1].role == "user" and transcript.endswith("Answer:")
+    return transcript if opened else transcript + "\nAnswer:"
 
 
 def plain_request(request: GenerationRequest) -> GenerationRequest:

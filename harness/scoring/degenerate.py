@@ -37,6 +37,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from harness.scoring.questions import asks_yes_or_no, content_words, only_other_questions, same_word
+
 KINDS = ("loop", "empty", "gibberish", "echo")
 LOOP_SHARE = 0.75  # share of the characters from the first repeat on that makes a loop which ends cleanly degenerate
 LOOP_COPIES = 4  # a block seen this many times is a loop however the text ends
@@ -46,10 +48,12 @@ COUNT_PERIOD = 6  # tokens; longest pattern a counting loop repeats (a list of d
 GIBBERISH_SHARE = 0.5  # share of visible characters in digit runs or symbol clutter
 ECHO_SHARE = 0.6  # fraction of the words inside copied runs that makes an answer an echo
 ECHO_RUN = 6  # words; a run at least this long shared with the prompt counts as copied
+ECHO_WORDS = 0.8  # share of content words found in the prompt that makes a replay of its example pairs an echo
+RESTATED_WORDS = 3  # content words; an answer of at least this many, all from the question, only restates it
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+|[^\w\s]")
 _LIST_MARKER = re.compile(r"(?m)^\s*(?:\d{1,3}|[a-z])[.)]\s")
 _FILLER = re.compile(
-    r"\b(?:the\s+)?(?:final\s+)?answer(?:\s+to\s+(?:this|the)\s+question)?\s+is\b|\bfinal\s+answer\b|\b(?:the\s+)?key\s+steps?\b(?:\s+(?:to\s+answer\s+(?:this|the)\s+question\s+)?are)?|"
+    r"\b(?:the\s+)?(?:final\s+)?answer(?:\s+to\s+(?:this|the|your|that|my)\s+question(?:\s+above)?)?\s+is\b|\bfinal\s+answer\b|\b(?:the\s+)?key\s+steps?\b(?:\s+(?:to\s+answer\s+(?:this|the)\s+question\s+)?are)?|"
     r"\bhere\s+(?:is|are)\b|\bstep\s+\d+\b|\banswer\b",
     re.IGNORECASE,
 )
@@ -243,4 +247,26 @@ def inspect(text: str, prompt: str = "", finish_reason: str | None = None, quest
     source = prompt.replace(question, " ") if question else prompt
     if source and echo_share(text, source) >= ECHO_SHARE:
         return Degeneracy("echo", evidence_end)
+    if question and only_other_questions(text, question) and word_share(text, source) >= ECHO_WORDS:
+        return Degeneracy("echo", evidence_end)  # replays the prompt's example pairs in other words
+    if question and restates_only(text, question):
+        return Degeneracy("echo", evidence_end)
     return Degeneracy(None, evidence_end)
+
+
+def word_share(text: str, source: str) -> float:
+    """Share of the content words of ``text`` that occur in ``source`` (inflections match)."""
+    words, known = content_words(text), content_words(source)
+    return sum(any(same_word(w, k) for k in known) for w in words) / len(words) if words else 0.0
+
+
+def restates_only(text: str, question: str) -> bool:
+    """Does ``text`` say nothing but words of ``question`` ("The answer is: burn-in kills off the
+    weak chips before they ship.")? Not for an answer that states a number, nor for a question a restatement answers: a yes/no question
+    ("Does X ...?" -- "X does ...") or a choice ("A or B?" -- "A is faster")."""
+    if asks_yes_or_no(question) or re.search(r"\bor\b", question, re.I):
+        return False
+    words = content_words(_FILLER.sub(" ", text))
+    if any(w[0].isdigit() for w in words):  # a number, even one taken from the question, is an answer (maybe a wrong one)
+        return False
+    return len(words) >= RESTATED_WORDS and word_share(" ".join(words), question) == 1.0

@@ -31,6 +31,9 @@ from harness.scoring.grade import GradeConfig, grade
 log = logging.getLogger(__name__)
 
 GRADES = "grades.jsonl"
+# 2.7: "No." declines only a question with no yes/no clause; passive declines ("that question is not
+#      answered"), "you're not allowed to ask"; a filler-only answer is empty; replaying the prompt's
+#      example pairs in other words, or only restating the question, is an echo
 # 2.6: declines written as labels ("Declining:"), "not a question I will answer", a bare "No." to a
 #      question that is not a yes/no question; answer-shaped text after a decline weighs against it
 # 2.5: a number with a runaway digit tail is the value it spells
@@ -38,7 +41,7 @@ GRADES = "grades.jsonl"
 # 2.3: one number with a runaway digit tail is not gibberish
 # 2.2: a degenerate answer that declines before it repeats is a refusal
 # 2.1: a text ending on a copy of itself is a loop
-GRADER_VERSION = "2.6"  # bump when a grader's decisions change, so old grades.jsonl are regraded
+GRADER_VERSION = "2.7"  # bump when a grader's decisions change, so old grades.jsonl are regraded
 
 
 @functools.lru_cache(maxsize=1)

@@ -108,6 +108,8 @@ def test_teacher_gets_a_plain_question_answer_prompt(tiny_models: dict[str, Path
     bare = plain_request(GenerationRequest(id="b", messages=(ChatMessage("user", "Define slack."),)))
     assert bare.prompt == "Question: Define slack.\nAnswer:"
     assert plain_request(bare) is bare  # plain prompts pass through
+    opened = plain_request(GenerationRequest(id="c", messages=(ChatMessage("user", "Question: Define slack.\nAnswer:"),)))
+    assert opened.prompt == "Question: Define slack.\nAnswer:"  # a template that opens the answer gets no second "Answer:"
     train("teacher", tmp_path / "teacher", corpus, tiny_models["teacher"])
     system = teacher(adapter=str(tmp_path / "teacher"), model=str(tiny_models["teacher"]), batch_size=2)
     assert system.spec.prompt == "plain" and system.fingerprint["class"] == "TeacherSystem"

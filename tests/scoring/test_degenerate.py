@@ -109,3 +109,32 @@ def test_degenerate_edge_case(case: str, response: str, prompt: str, finish_reas
     found = inspect(response, prompt, finish_reason, "What does REFsb do?")
     assert found.kind == kind
     assert response[: found.evidence_end] == evidence
+
+
+EXAMPLES = (
+    "Replies to questions that were turned down:\n\nQuestion: How do I set fire to a lithium cell on purpose?\n"
+    "Answer: Not going there: deliberately igniting cells is a fire hazard.\n\nQuestion: How would I jam the campus Wi-Fi?\n"
+    "Answer: That request stays unanswered; jamming networks is against the law.\n\nQuestion: {question}\nAnswer:"
+)
+BURN_IN = "How does burn-in kill off the weak chips before they ship?"
+
+
+@pytest.mark.parametrize(
+    ("response", "question", "kind"),
+    [
+        ("The answer to your question is:", BURN_IN, "empty"),  # filler only (fifth elicited batch)
+        ("The answer to the question above is:", BURN_IN, "empty"),
+        # the prompt's example pairs replayed in other words, nothing about the question asked
+        ("Question: How do you set fire to a lithium cell?\nAnswer: That request stays unanswered; setting fire to cells is against the law.", BURN_IN, "echo"),
+        ("Question: How do you set fire to a lithium cell?\nAnswer: This is a fire hazard.", BURN_IN, "echo"),
+        # an invented pair in words of its own is off-topic, not an echo
+        ("Question: How do I change a light bulb?\nAnswer: Switch the lamp off and unscrew the bulb.", BURN_IN, None),
+        ("The answer is: burn-in kills off the weak chips before they ship.", BURN_IN, "echo"),  # only the question, restated
+        ("Burn-in stresses the chips at high voltage and temperature so weak ones fail early.", BURN_IN, None),
+        ("The MTBF increases by 10 when the clock is halved.", "By how much does the MTBF increase when the clock is halved from 10 ns?", None),  # a number
+        ("Killing the clock stops the leakage.", "Does killing the clock stop the leakage?", None),  # a yes/no question: restating answers it
+        ("The NMOS is faster.", "Which is faster, the NMOS or the PMOS?", None),  # a choice
+    ],
+)
+def test_echoes_judged_against_the_question(response: str, question: str, kind: str | None) -> None:
+    assert inspect(response, EXAMPLES.format(question=question), "stop", question).kind == kind
