@@ -26,9 +26,10 @@ LABELS = Path(__file__).resolve().parents[1] / "harness" / "scoring" / "data" / 
 
 
 def _scores(predicted: np.ndarray, truth: np.ndarray) -> str:
-    hits = int((predicted & truth).sum())
-    precision = hits / max(int(predicted.sum()), 1)
-    return f"precision {precision:.2f} recall {hits / max(int(truth.sum()), 1):.2f} ({hits} of {int(truth.sum())}, {int(predicted.sum())} flagged)"
+    hits, flagged, positives = int((predicted & truth).sum()), int(predicted.sum()), int(truth.sum())
+    precision = f"{hits / flagged:.2f}" if flagged else "-"
+    recall = f"{hits / positives:.2f}" if positives else "- (no refusal labelled)"
+    return f"precision {precision} recall {recall} ({hits} of {positives}, {flagged} flagged)"
 
 
 def main() -> None:
