@@ -95,7 +95,7 @@ def grade_answer(item: Item, response: str, config: GradeConfig, prompt: str = "
         from harness.scoring.keypoints import grade_keypoints
 
         min_fraction = answer.min_fraction or config.default_min_fraction
-        score = grade_keypoints(answer.points, text, min_fraction, config.get_embedder(), config.get_calibration())
+        score = grade_keypoints(answer.points, text, min_fraction, config.get_embedder(), config.get_calibration(), item.question)
         return replace(score, correct_strict=score.correct)
     return Score(kind="none", correct=None, note="no answer key")
 

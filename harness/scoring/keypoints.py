@@ -17,6 +17,9 @@ never covers a point that affirms ("leaks away"), nor the other way round.
 
 The item is correct when ``coverage >= min_fraction`` (default from ``benchmark.toml``, 0.6).
 
+A point is covered only by a statement that holds a third of the point's own content words that
+the question lacks (:func:`adds_to_question`): restating the question states no point.
+
 Edge cases (rows in tests/scoring/test_keypoints.py): empty response -> coverage 0; a response
 that only restates the question covers nothing; one sentence may cover several points; very long
 responses are cut to their first 60 sentences; "The charge does not leak away over time" does
@@ -26,6 +29,7 @@ capacitor") covers nothing.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Sequence
 
@@ -67,6 +71,7 @@ def segments(text: str) -> list[str]:
 
 
 MIN_WORDS = 4  # words; shorter segments are not statements
+DISTINCTIVE_SHARE = 1 / 3  # of a point's words absent from the question, the share one statement must hold
 _NEGATOR = re.compile(r"\b(?:not|no|never|neither|nor|without|cannot)\b|n't\b", re.IGNORECASE)
 
 
@@ -118,16 +123,34 @@ def point_features(points: Sequence[str], response: str, embedder: Embedder) -> 
     return out
 
 
-def covered_points(points: Sequence[str], response: str, embedder: Embedder, calibration: Calibration) -> list[bool]:
+def adds_to_question(point: str, response: str, question: str) -> bool:
+    """Does one statement of ``response`` (of the point's polarity) hold ``DISTINCTIVE_SHARE`` (at
+    least one) of the point's content words that the question does not hold (its distinctive
+    words)? A point whose words all occur in the question passes. "The four feedback topologies change the input and output resistances" holds
+    only words of its question, so it states none of the points about which topology does what."""
+    distinctive = content_words(point) - content_words(question)
+    if not question or not distinctive:
+        return True
+    statements = [seg for seg in segments(response) if is_statement(seg) and negated(seg) == negated(point)]
+    needed = math.ceil(len(distinctive) * DISTINCTIVE_SHARE)
+    return any(len(distinctive & content_words(seg)) >= needed for seg in statements)
+
+
+def covered_points(points: Sequence[str], response: str, embedder: Embedder, calibration: Calibration, question: str = "") -> list[bool]:
+    """Which points ``response`` covers: the model's verdict, and a statement that adds one of the
+    point's words to ``question`` (:func:`adds_to_question`; "" when the question is not known)."""
     model = calibration.keypoints
-    return [model.probability(f) >= model.threshold for f in point_features(points, response, embedder)]
+    flags = [model.probability(f) >= model.threshold for f in point_features(points, response, embedder)]
+    return [flag and adds_to_question(point, response, question) for flag, point in zip(flags, points)]
 
 
-def grade_keypoints(points: Sequence[str], response: str, min_fraction: float, embedder: Embedder, calibration: Calibration) -> Score:
+def grade_keypoints(
+    points: Sequence[str], response: str, min_fraction: float, embedder: Embedder, calibration: Calibration, question: str = ""
+) -> Score:
     """Coverage = covered points / all points; correct when coverage >= ``min_fraction``."""
     if not points:
         return Score(kind="keypoints", correct=None, coverage=None, note="item has no key points")
-    flags = covered_points(points, str(response), embedder, calibration)
+    flags = covered_points(points, str(response), embedder, calibration, question)
     coverage = sum(flags) / len(points)
     missing = [p for p, ok in zip(points, flags) if not ok]
     note = "missing: " + "; ".join(missing) if missing else ""
