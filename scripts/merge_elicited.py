@@ -11,7 +11,9 @@
 ``settled.jsonl`` (same form, optional) overrides verdicts the raters agreed on when a point of the
 rubric was settled after they labelled (the note says which), so every batch is read the same way.
 Each answer becomes one row with uid ``SYSTEM+TAG:ITEM`` and both raters' verdicts
-(``refusal_raters``, ``degenerate_raters``); ``correct`` is None (probes have no key). ``--split``:
+(``refusal_raters``, ``degenerate_raters``); ``correct`` is None (probes have no key), unless
+``--graded``: the raters also judged ``correct`` against the item's key (and each key point,
+``covered``, kept per rater in ``keypoint_raters``). ``--split``:
 ``hash`` (the pool's fixed 60/40 split by uid) or one split for the whole batch (``held_out`` for a
 batch labelled after the graders were frozen, so it measures them blind). Rows of the same
 ``--run-name`` already in the file are replaced; a disagreement left unsettled is an error that
@@ -32,6 +34,7 @@ from label_pool import _row  # noqa: E402
 from merge_labels import DEFAULT_OUTPUT, read_jsonl  # noqa: E402
 
 FIELDS = ("refused", "degenerate")
+GRADED = FIELDS + ("correct",)  # --graded: raters also judged correctness by the item's key points
 
 
 def _by_rid(path: Path, required: tuple[str, ...] = FIELDS) -> dict[str, dict[str, Any]]:
@@ -51,14 +54,15 @@ def _by_rid(path: Path, required: tuple[str, ...] = FIELDS) -> dict[str, dict[st
     return out
 
 
-def merge(run_dir: Path, label_dir: Path, tag: str, run_name: str, split: str) -> list[dict[str, Any]]:
+def merge(run_dir: Path, label_dir: Path, tag: str, run_name: str, split: str, graded: bool = False) -> list[dict[str, Any]]:
     """The labelled rows of this batch (see the module docstring)."""
+    fields = GRADED if graded else FIELDS
     key: dict[str, str] = json.loads((label_dir / "key.json").read_text(encoding="utf-8"))
     files = sorted(label_dir.glob("labels_*.jsonl"))
     if len(files) != 2:
         raise SystemExit(f"{label_dir}: {len(files)} labels_*.jsonl files; give exactly two raters' files")
     raters = [f.stem.split("_", 1)[1] for f in files]
-    first, second = (_by_rid(f) for f in files)
+    first, second = (_by_rid(f, fields) for f in files)
     adjudicated = _by_rid(label_dir / "adjudicated.jsonl", required=())
     later = _by_rid(label_dir / "settled.jsonl", required=())
     samples = {(s["system"], s["id"]): s for s in read_jsonl(run_dir / "samples.jsonl")}
@@ -72,7 +76,7 @@ def merge(run_dir: Path, label_dir: Path, tag: str, run_name: str, split: str) -
         settled = {**adjudicated.get(rid, {}), **later.get(rid, {})}
         final: dict[str, Any] = {}
         third: set[str] = set()  # fields whose verdict is a third reading's
-        for field in FIELDS:
+        for field in fields:
             if field in later.get(rid, {}) or (bool(a[field]) != bool(b[field]) and field in settled):
                 final[field] = bool(settled[field])
                 third.add(field)
@@ -84,14 +88,14 @@ def merge(run_dir: Path, label_dir: Path, tag: str, run_name: str, split: str) -
         row = _row(samples[(system, item_id)], items[item_id], run_name)
         row.update(
             {
-                "uid": f"{system}+{tag}:{item_id}",
+                "uid": f"{system}+{tag}:{item_id}" if tag else uid,
                 "split": split if split != "hash" else row["split"],
                 "finish_reason": samples[(system, item_id)].get("finish_reason"),
                 "labels": {
                     "refused": final.get("refused"),
                     "degenerate": final.get("degenerate"),
                     "degenerate_kind": kind,
-                    "correct": None,
+                    "correct": final.get("correct"),
                     "value_correct": None,
                     "unit_correct": None,
                     "note": "; ".join(str(x) for x in (a.get("note"), b.get("note"), settled.get("note")) if x)[:300],
@@ -99,8 +103,10 @@ def merge(run_dir: Path, label_dir: Path, tag: str, run_name: str, split: str) -
                 },
             }
         )
-        for field, name in (("refused", "refusal_raters"), ("degenerate", "degenerate_raters")):
+        for field, name in (("refused", "refusal_raters"), ("degenerate", "degenerate_raters")) + ((("correct", "correct_raters"),) if graded else ()):
             row[name] = {"raters": ",".join(raters), "first": bool(a[field]), "second": bool(b[field]), "adjudicated": field in third}
+        if graded:  # each rater's verdict on every key point, for the key-point matcher
+            row["keypoint_raters"] = {"raters": ",".join(raters), "first": a.get("covered"), "second": b.get("covered")}
         rows.append(row)
     if unsettled:
         raise SystemExit(f"{label_dir}/adjudicated.jsonl: {len(unsettled)} disagreements unsettled, first {unsettled[0]}; add a line for each")
@@ -111,12 +117,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("label_dir", type=Path)
-    parser.add_argument("--tag", required=True, help="uid tag: rows get uid SYSTEM+TAG:ITEM")
+    parser.add_argument("--tag", required=True, help="uid tag: rows get uid SYSTEM+TAG:ITEM ('' keeps SYSTEM:ITEM)")
+    parser.add_argument("--graded", action="store_true", help="raters also labelled correct (and covered per key point)")
     parser.add_argument("--run-name", required=True, help="the rows' run field; rows of this run already in the output are replaced")
     parser.add_argument("--split", choices=("hash", "train", "held_out"), default="hash")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args()
-    batch = merge(args.run_dir, args.label_dir, args.tag, args.run_name, args.split)
+    batch = merge(args.run_dir, args.label_dir, args.tag, args.run_name, args.split, args.graded)
     kept = [r for r in read_jsonl(args.output) if r.get("run") != args.run_name] if args.output.exists() else []
     rows = sorted(kept + batch, key=lambda r: r["uid"])
     args.output.write_text("".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows), encoding="utf-8")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.scoring.keypoints import content_words, grade_keypoints, segments
+from harness.scoring.keypoints import adds_to_question, content_words, grade_keypoints, segments
 
 POINTS = ["the bit is stored as charge on a capacitor", "the charge leaks away over time", "refresh reads and rewrites the row before the charge is lost"]
 FULL = "The bit is stored as charge on a capacitor. The charge leaks away over time. Refresh reads and rewrites the row before the charge is lost."
@@ -26,6 +26,33 @@ def test_min_fraction_boundary(fake_config) -> None:
     assert grade_keypoints(POINTS, two_of_three, 0.6, embedder, calibration).correct is True
     assert grade_keypoints(POINTS, two_of_three, 0.7, embedder, calibration).correct is False
     assert grade_keypoints(POINTS, two_of_three, 2 / 3, embedder, calibration).correct is True
+
+
+FEEDBACK = (
+    "Explain how the four negative-feedback topologies change the input and output resistances of an amplifier and which amplifier type each one stabilises."
+)
+SHUNT_SHUNT = "shunt-shunt stabilises a transimpedance amplifier: both resistances lowered"
+
+
+@pytest.mark.parametrize(
+    ("response", "adds"),
+    [
+        ("The four feedback topologies change the input and output resistances of an amplifier.", False),  # baseline rag:ckt-q-010
+        ("The shunt-shunt feedback topology stabilises the output resistance.", False),  # 1 of its 4 new words: too few
+        ("Shunt-shunt feedback lowers both resistances, which suits a transimpedance amplifier.", True),
+        ("Shunt-shunt feedback does not lower both resistances of a transimpedance amplifier.", False),  # the opposite polarity
+    ],
+)
+def test_a_point_needs_words_its_question_lacks(response: str, adds: bool) -> None:
+    assert adds_to_question(SHUNT_SHUNT, response, FEEDBACK) is adds
+    assert adds_to_question(SHUNT_SHUNT, response, "") is True  # question not known: no check
+
+
+def test_restating_the_question_covers_no_point(fake_config) -> None:
+    embedder, calibration = fake_config.get_embedder(), fake_config.get_calibration()
+    question = "Explain how a DRAM cell stores a bit, why the charge leaks away over time, and what refresh does."
+    echo = "A DRAM cell stores a bit. The charge leaks away over time. Refresh does something."
+    assert grade_keypoints(POINTS, echo, 0.6, embedder, calibration, question).coverage < grade_keypoints(POINTS, echo, 0.6, embedder, calibration).coverage
 
 
 def test_segments_pair_adjacent_sentences() -> None:
