@@ -103,7 +103,8 @@ def render_html(data: ReportData, figures: dict[str, tuple[str, bytes]]) -> str:
         "<h2>Accuracy by category</h2>",
         _table(category_table(data)),
         "<h2>Degenerate answers by category</h2>",
-        '<p class="note">Loops, empty text, gibberish or an echo of the prompt (a degenerate answer is never counted as a refusal).</p>',
+        '<p class="note">Loops, empty text, gibberish or an echo of the prompt '
+        "(a degenerate answer is a refusal only when it declines before it starts repeating).</p>",
         _table(degenerate_table(data)),
         "<h2>Paired comparisons</h2>",
     ]

@@ -82,7 +82,7 @@ def render_markdown(data: ReportData, figure_files: dict[str, tuple[str, str]]) 
         "",
         "## Degenerate answers by category",
         "",
-        "Loops, empty text, gibberish or an echo of the prompt (a degenerate answer is never counted as a refusal).",
+        "Loops, empty text, gibberish or an echo of the prompt (a degenerate answer is a refusal only when it declines before it starts repeating).",
         "",
         table(degenerate_table(data)),
         "",

@@ -144,9 +144,7 @@ def covered_points(points: Sequence[str], response: str, embedder: Embedder, cal
     return [flag and adds_to_question(point, response, question) for flag, point in zip(flags, points)]
 
 
-def grade_keypoints(
-    points: Sequence[str], response: str, min_fraction: float, embedder: Embedder, calibration: Calibration, question: str = ""
-) -> Score:
+def grade_keypoints(points: Sequence[str], response: str, min_fraction: float, embedder: Embedder, calibration: Calibration, question: str = "") -> Score:
     """Coverage = covered points / all points; correct when coverage >= ``min_fraction``."""
     if not points:
         return Score(kind="keypoints", correct=None, coverage=None, note="item has no key points")
