@@ -55,8 +55,11 @@ def grader_agreement(grading: dict[str, Any]) -> str:
         return "not measured (python -m harness calibrate --check)"
     refusal = f"refusal precision {num(a.get('refusal_precision'))}, recall {num(a.get('refusal_recall'))}"
     refusal += f" ({a['refusals_labelled']} refusals labelled)" if a.get("refusals_labelled") else " (no refusal labelled)"
+    correct = pct(a.get("correct_agreement"))
+    if a.get("correct_flagged"):  # older agreement files lack it
+        correct += f" (precision {num(a.get('correct_precision'))} on {a['correct_flagged']} answers graded correct)"
     return (
-        f"agreement with {a['n']} labelled real answers ({a.get('split', 'held_out')}): correct {pct(a.get('correct_agreement'))}, "
+        f"agreement with {a['n']} labelled real answers ({a.get('split', 'held_out')}): correct {correct}, "
         f"degenerate {pct(a.get('degenerate_agreement'))}, {refusal}, {a.get('loops_or_lists_flagged', 0)} loops or lists flagged as refusals"
     )
 

@@ -156,6 +156,8 @@ def headline(report: Mapping[str, Any]) -> dict[str, Any]:
         "split": report["split"],
         "n": report["n"],
         "correct_agreement": report["correct"]["agreement"],
+        "correct_precision": report["correct"]["precision"],  # agreement alone flatters a grader when nearly every answer is wrong
+        "correct_flagged": report["correct"]["flagged"],
         "refusal_precision": report["refused"]["precision"],
         "refusal_recall": report["refused"]["recall"],
         "refusals_labelled": report["refused"]["positives"],

@@ -148,6 +148,10 @@ def test_compare_with_a_run_that_kept_only_its_run_json(tmp_path: Path, capsys: 
         ({}, "not measured"),
         ({"n": 218, "refusal_precision": 1.0, "refusal_recall": 1.0, "refusals_labelled": 11}, "recall 1.00 (11 refusals labelled)"),
         ({"n": 40, "refusal_precision": None, "refusal_recall": None, "refusals_labelled": 0}, "(no refusal labelled)"),
+        (
+            {"n": 566, "correct_agreement": 0.979, "correct_precision": 0.6, "correct_flagged": 10},
+            "correct 97.9% (precision 0.60 on 10 answers graded correct)",
+        ),
     ],
 )
 def test_grader_agreement_line_says_how_many_refusals_it_rests_on(agreement: dict[str, object], expected: str) -> None:

@@ -84,6 +84,7 @@ def test_agreement_on_the_held_out_rows(labels_file: Path, config: GradeConfig) 
     assert report["unit_correct"]["agreement"] == 1.0
     assert report["inter_rater"]["n"] == 3 and report["inter_rater"]["correct"]["agreement"] == pytest.approx(2 / 3, abs=1e-4)
     assert headline(report)["correct_agreement"] == 1.0
+    assert headline(report)["correct_precision"] == report["correct"]["precision"] and headline(report)["correct_flagged"] == report["correct"]["flagged"]
 
 
 def test_train_split_is_separate(labels_file: Path, config: GradeConfig) -> None:
