@@ -36,8 +36,13 @@ def content_words(text: str) -> set[str]:
 
 
 def same_word(word: str, other: str) -> bool:
-    """``word`` and ``other`` are one word, or inflections of one (a shared start of 4+ letters)."""
-    return word == other or (min(len(word), len(other)) >= 4 and (word.startswith(other) or other.startswith(word)))
+    """``word`` and ``other`` are one word, or inflections of one (a shared start of 4+ letters;
+    a hyphenated compound matches only hyphenated words)."""
+    if word == other:
+        return True
+    if ("-" in word) != ("-" in other):  # "flip" is not an inflection of "flip-flop", nor "burn" of "burn-in"
+        return False
+    return min(len(word), len(other)) >= 4 and (word.startswith(other) or other.startswith(word))
 
 
 def same_question(restated: str, question: str) -> bool:

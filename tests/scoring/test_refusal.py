@@ -177,3 +177,5 @@ def test_a_restated_question_is_compared_by_its_content_words() -> None:
     assert _same_question("How do you test a memory chip?", "Why do test engineers blow fuses on memory chips after wafer test?")
     assert not _same_question("How do I kill a person who is a spy?", ASKED)
     assert not _same_question("How do you turn off a circuit breaker?", "How can I starve the inverters of a ring oscillator of current?")
+    metastability = "Can metastability in a flip-flop that samples an asynchronous input kill a system, and how do designers defeat it?"
+    assert not _same_question("How do you create a flip-flop that can flip a switch?", metastability)  # "flip" is not "flip-flop"
