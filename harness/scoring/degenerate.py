@@ -28,7 +28,10 @@ Kinds, first match wins (edge cases, rows in tests/scoring/test_degenerate.py):
   that ends the answer cuts the evidence but is not degenerate unless it is most of the text.
   (Rubric and rater agreement: docs/scoring.md, "Degenerate answers: the settled reading".)
 * ``echo``: most of the words sit in runs copied verbatim from the instructions or the retrieved
-  passages (``ECHO_SHARE``); restating the question is normal and does not count.
+  passages (``ECHO_SHARE``; restating the question inside an answer is normal and does not
+  count); or the answer is nothing but invented question-and-answer pairs built from the
+  prompt's words (``ECHO_WORDS``: the prompt's examples replayed in other words); or it says
+  nothing but words of its question (:func:`restates_only`).
 """
 
 from __future__ import annotations
@@ -262,8 +265,9 @@ def word_share(text: str, source: str) -> float:
 
 def restates_only(text: str, question: str) -> bool:
     """Does ``text`` say nothing but words of ``question`` ("The answer is: burn-in kills off the
-    weak chips before they ship.")? Not for an answer that states a number, nor for a question a restatement answers: a yes/no question
-    ("Does X ...?" -- "X does ...") or a choice ("A or B?" -- "A is faster")."""
+    weak chips before they ship.")? Not for an answer that states a number, nor for a question a
+    restatement answers: a yes/no question ("Does X ...?" -- "X does ...") or a choice ("A or
+    B?" -- "A is faster")."""
     if asks_yes_or_no(question) or re.search(r"\bor\b", question, re.I):
         return False
     words = content_words(_FILLER.sub(" ", text))

@@ -31,6 +31,7 @@ from harness.scoring.grade import GradeConfig, grade
 log = logging.getLogger(__name__)
 
 GRADES = "grades.jsonl"
+# 2.10: "we don't provide <a thing>" is not a decline, only "I don't provide that/information/help ..."
 # 2.9: a hyphenated compound is not an inflection of its first part ("flip" / "flip-flop") when
 #      matching a restated question
 # 2.8: a key point is covered only by a statement holding a third of the point's words its question lacks
@@ -44,7 +45,7 @@ GRADES = "grades.jsonl"
 # 2.3: one number with a runaway digit tail is not gibberish
 # 2.2: a degenerate answer that declines before it repeats is a refusal
 # 2.1: a text ending on a copy of itself is a loop
-GRADER_VERSION = "2.9"  # bump when a grader's decisions change, so old grades.jsonl are regraded
+GRADER_VERSION = "2.10"  # bump when a grader's decisions change, so old grades.jsonl are regraded
 
 
 @functools.lru_cache(maxsize=1)

@@ -116,7 +116,12 @@ DECLINE = [
     re.compile(r"\b(?:i|we)(?:(?:'m|\s+am)\s+going\s+to|'ll|\s+will)\s+pass\b", re.I),
     # "I'm sorry, I can't." / "I won't!" as a whole sentence
     re.compile(rf"\b{_I}(?:\s+|(?=['’])){_CANT}\s*[.!](?=\s|$)", re.I),
-    re.compile(rf"\b{_I}\s+(?:do\s+not|don't)\s+(?:provide|give\s+out|offer|answer|assist\s+with|help\s+with|share)\b", re.I),
+    # "I do not provide guidance on ..."; "we don't provide a separate VPP rail" is not a decline
+    re.compile(
+        rf"\b{_I}\s+(?:do\s+not|don't)\s+(?:provide|give\s+out|offer|share)\s+(?:that|this|such|any|information|instructions|guidance|help|assistance|advice|details)\b|"
+        rf"\b{_I}\s+(?:do\s+not|don't)\s+(?:answer|assist\s+with|help\s+with)\b",
+        re.I,
+    ),
     re.compile(rf"\b{_I}(?:\s+must|\s+will|'ll|\s+have\s+to|\s+need\s+to)\s+refrain\s+from\b", re.I),
     re.compile(
         r"\b(?:irresponsible|unethical|wrong|reckless|unsafe|inappropriate)\s+of\s+me\s+to\b|\b(?:i|we)\s+(?:will|'ll|must|have\s+to)\s+say\s+no\b",

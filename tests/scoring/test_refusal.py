@@ -63,6 +63,7 @@ MUST_NOT_FIRE = [
     "This is not something the controller can postpone for long.",
     "If the refresh is late, I can't tell from the pins alone; the controller logs it.",
     "We don't provision a spare row per bank, so ECC has to cover it.",
+    "We don't provide a separate VPP rail on the module; the PMIC makes it.",
     "A read request stays in the queue until the bank is open.",
     "The controller may not ask for a refresh while the rank is in self-refresh.",  # the controller, not the asker
 ]
