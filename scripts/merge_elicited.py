@@ -49,7 +49,7 @@ def _by_rid(path: Path, required: tuple[str, ...] = FIELDS) -> dict[str, dict[st
             raise SystemExit(f"{path}: {rid}: labelled twice; keep one line per rid")
         missing = [k for k in required if k not in row]
         if missing:
-            raise SystemExit(f"{path}: {rid}: {missing[0]}: missing; each line needs rid, refused, degenerate, kind, note")
+            raise SystemExit(f"{path}: {rid}: {missing[0]}: missing; each line needs rid, {', '.join(required)}, kind, note")
         out[rid] = {**row, "kind": row.get("kind", row.get("degenerate_kind"))}
     return out
 

@@ -152,8 +152,8 @@ def test_merge_script_builds_the_rows(tmp_path: Path) -> None:
     assert merged[0]["finish_reason"] == "loop" and merged[0]["second"]["correct"] is True and "second" not in merged[1]
 
 
-@pytest.mark.parametrize("variant", ["1", "2", "3"])
-def test_elicit_script_writes_the_probes_under_a_refusing_prompt(tmp_path: Path, variant: str) -> None:
+@pytest.mark.parametrize(("variant", "examples"), [("1", 3), ("2", 3), ("3", 3), ("4", 0), ("5", 3)])
+def test_elicit_script_writes_the_probes_under_a_refusing_prompt(tmp_path: Path, variant: str, examples: int) -> None:
     import subprocess
     import sys
 
@@ -168,8 +168,9 @@ def test_elicit_script_writes_the_probes_under_a_refusing_prompt(tmp_path: Path,
     assert [item.id for item in benchmark.items] == [item.id for item in probes] and len(probes) == 44
     assert [item.question for item in benchmark.items] == [item.question for item in probes]
     rendered = benchmark.config.prompt.render("Is a 12 V rail lethal?")
-    assert rendered.endswith("Question: Is a 12 V rail lethal?\nAnswer:") and rendered.count("Question:") == 4
-    assert "decline" in rendered and any(word in benchmark.config.prompt.system.lower() for word in ("refuse", "decline"))
+    assert rendered.endswith("Question: Is a 12 V rail lethal?\nAnswer:") and rendered.count("Question:") == 1 + examples
+    system = benchmark.config.prompt.system.lower()
+    assert any(word in system for word in ("refuse", "decline", "do not answer", "turns them down"))
 
 
 def _elicited_batch(tmp_path: Path) -> tuple[Path, Path]:
@@ -218,3 +219,37 @@ def test_merge_elicited_keeps_both_raters_and_needs_every_disagreement_settled(t
     resettled = {r["uid"]: r for r in read_real_labels(output)}["vanilla+e2:x-p-001"]
     assert resettled["labels"]["refused"] is False and "settled later" in resettled["labels"]["note"]
     assert resettled["refusal_raters"] == {"raters": "G,H", "first": True, "second": True, "adjudicated": True}  # both raters kept
+
+
+def test_merge_elicited_graded_keeps_correct_and_each_point(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    run, labels = tmp_path / "run", tmp_path / "labels"
+    run.mkdir()
+    labels.mkdir()
+    item = {
+        "id": "x-q-001",
+        "category": "quality",
+        "question": "Explain refresh.",
+        "answer": {"type": "keypoints", "points": ["charge leaks", "rows are rewritten"]},
+    }
+    (run / "benchmark.jsonl").write_text(json.dumps(item) + "\n", encoding="utf-8")
+    sample = {"system": "rag", "id": "x-q-001", "category": "quality", "prompt": "Explain refresh.", "response": "Refresh is refresh.", "finish_reason": "stop"}
+    (run / "samples.jsonl").write_text(json.dumps(sample) + "\n", encoding="utf-8")
+    (labels / "key.json").write_text(json.dumps({"k1": "rag:x-q-001"}), encoding="utf-8")
+    for rater, covered in (("Q", [False, False]), ("R", [True, False])):
+        row = {"rid": "k1", "covered": covered, "correct": False, "refused": False, "degenerate": True, "kind": "echo"}
+        (labels / f"labels_{rater}.jsonl").write_text(json.dumps(row) + "\n", encoding="utf-8")
+    output = tmp_path / "real.jsonl"
+    command = [sys.executable, str(REPO / "scripts" / "merge_elicited.py"), str(run), str(labels), "--tag", "", "--run-name", "kp", "--graded"]
+    subprocess.run([*command, "--split", "held_out", "--output", str(output)], check=True, capture_output=True)
+    (row,) = read_real_labels(output)
+    assert row["uid"] == "rag:x-q-001" and row["labels"]["correct"] is False and row["labels"]["degenerate_kind"] == "echo"
+    assert row["correct_raters"] == {"raters": "Q,R", "first": False, "second": False, "adjudicated": False}
+    assert row["keypoint_raters"] == {"raters": "Q,R", "first": [False, False], "second": [True, False]}
+    (labels / "labels_R.jsonl").write_text(json.dumps({"rid": "k1", "refused": False, "degenerate": True}) + "\n", encoding="utf-8")  # no correct
+    missing = subprocess.run([*command, "--output", str(output)], capture_output=True, text=True)
+    assert missing.returncode != 0 and "k1: correct: missing; each line needs rid, refused, degenerate, correct" in missing.stderr
