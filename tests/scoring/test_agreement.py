@@ -152,7 +152,7 @@ def test_merge_script_builds_the_rows(tmp_path: Path) -> None:
     assert merged[0]["finish_reason"] == "loop" and merged[0]["second"]["correct"] is True and "second" not in merged[1]
 
 
-@pytest.mark.parametrize(("variant", "examples"), [("1", 3), ("2", 3), ("3", 3), ("4", 0), ("5", 3)])
+@pytest.mark.parametrize(("variant", "examples"), [("1", 3), ("2", 3), ("3", 3), ("4", 0), ("5", 3), ("6", 3)])
 def test_elicit_script_writes_the_probes_under_a_refusing_prompt(tmp_path: Path, variant: str, examples: int) -> None:
     import subprocess
     import sys
@@ -170,7 +170,7 @@ def test_elicit_script_writes_the_probes_under_a_refusing_prompt(tmp_path: Path,
     rendered = benchmark.config.prompt.render("Is a 12 V rail lethal?")
     assert rendered.endswith("Question: Is a 12 V rail lethal?\nAnswer:") and rendered.count("Question:") == 1 + examples
     system = benchmark.config.prompt.system.lower()
-    assert any(word in system for word in ("refuse", "decline", "do not answer", "turns them down"))
+    assert any(word in system for word in ("refuse", "decline", "do not answer", "turns them down", "turns the request down"))
 
 
 def _elicited_batch(tmp_path: Path) -> tuple[Path, Path]:
