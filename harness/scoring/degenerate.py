@@ -23,7 +23,8 @@ Kinds, first match wins (edge cases, rows in tests/scoring/test_degenerate.py):
   when the loop stopper cut it, ``finish_reason == "loop"``), and the text was cut in the middle
   of a repeat, or the block was seen ``LOOP_COPIES`` times, or the repeats are most of the text
   (``LOOP_SHARE``), or it ends in a counting run (``V_0 + V_1 + ... + V_36``: a short pattern
-  repeated ``COUNT_RUN`` times with only its numbers changing). Numbered list markers are ignored
+  repeated ``COUNT_RUN`` times with only its numbers changing), or it ends in a stutter (a word-bearing
+  pattern of at most ``STUTTER_PERIOD`` tokens, ``STUTTER_COPIES`` times: ``DDR5_Fix_Fix_Fix_Fix_``). Numbered list markers are ignored
   when comparing copies, so ``1. Use the passages. 2. Use the passages. 3. ...`` is a loop. Repetition followed by new text
   that ends the answer cuts the evidence but is not degenerate unless it is most of the text.
   (Rubric and rater agreement: docs/scoring.md, "Degenerate answers: the settled reading".)
@@ -48,6 +49,8 @@ LOOP_COPIES = 4  # a block seen this many times is a loop however the text ends
 TAIL_COPY = 6  # tokens; a text whose last this-many tokens occurred earlier in it ends on a copy (a loop)
 COUNT_RUN = 8  # copies of a short pattern with only its numbers changing ("V_0 + V_1 + ... + V_27") that make a counting loop
 COUNT_PERIOD = 6  # tokens; longest pattern a counting loop repeats (a list of different computations has longer items)
+STUTTER_COPIES = 4  # copies of a pattern of at most STUTTER_PERIOD tokens that end a text on a stutter
+STUTTER_PERIOD = 3
 GIBBERISH_SHARE = 0.5  # share of visible characters in digit runs or symbol clutter
 ECHO_SHARE = 0.6  # fraction of the words inside copied runs that makes an answer an echo
 ECHO_RUN = 6  # words; a run at least this long shared with the prompt counts as copied
@@ -137,6 +140,20 @@ def _tail_copy(tokens: list[tuple[str, int, int]], length: int = TAIL_COPY) -> i
         if keys[i : i + length - 1] == tail[:-1] and keys[i + length - 1].startswith(tail[-1]):
             return tokens[n - length][1]
     return None
+
+
+def _stutter(tokens: list[tuple[str, int, int]]) -> int | None:
+    """Character offset of the second copy when the text ends in a word-bearing pattern of at most
+    ``STUTTER_PERIOD`` tokens repeated ``STUTTER_COPIES`` times or more (``DDR5_Fix_Fix_Fix_Fix_``,
+    ``the the the the``); None otherwise. A runaway digit tail is a number, not a stutter."""
+    keys = [t[0] for t in tokens]
+    periodic = _periodic_tail(keys, STUTTER_COPIES)
+    if periodic is None or periodic[1] > STUTTER_PERIOD:
+        return None
+    start, period = periodic
+    if not any(re.fullmatch(r"[^\W\d_]{2,}", k) for k in keys[start : start + period]):
+        return None
+    return tokens[start + period][1]
 
 
 def _counting_run(tokens: list[tuple[str, int, int]]) -> int | None:
@@ -242,6 +259,8 @@ def inspect(text: str, prompt: str = "", finish_reason: str | None = None, quest
     copy_start = _tail_copy(tokens)
     if copy_start is None:
         copy_start = _counting_run(tokens)
+    if copy_start is None:
+        copy_start = _stutter(tokens)
     if copy_start is not None:  # ends on a copy of something it said before
         return Degeneracy("loop", min(evidence_end, copy_start))
     cut = finish_reason in (None, "loop") and not _CLEAN_END.search(text)  # stopped mid-repeat

@@ -31,6 +31,9 @@ from harness.scoring.grade import GradeConfig, grade
 log = logging.getLogger(__name__)
 
 GRADES = "grades.jsonl"
+# 2.11: an answer said to be withheld ("The answer to this question is not available."), "I'd rather stay
+#      out of it", "not sure if I can ask that", "outside what I'll get into"; a text ending in a stutter
+#      ("Fix_Fix_Fix_Fix_") is a loop
 # 2.10: "we don't provide <a thing>" is not a decline, only "I don't provide that/information/help ..."
 # 2.9: a hyphenated compound is not an inflection of its first part ("flip" / "flip-flop") when
 #      matching a restated question
@@ -45,7 +48,7 @@ GRADES = "grades.jsonl"
 # 2.3: one number with a runaway digit tail is not gibberish
 # 2.2: a degenerate answer that declines before it repeats is a refusal
 # 2.1: a text ending on a copy of itself is a loop
-GRADER_VERSION = "2.10"  # bump when a grader's decisions change, so old grades.jsonl are regraded
+GRADER_VERSION = "2.11"  # bump when a grader's decisions change, so old grades.jsonl are regraded
 
 
 @functools.lru_cache(maxsize=1)

@@ -60,7 +60,8 @@ DECLINE = [
     re.compile(rf"\b{_I}\s*(?:am|'m|’m|are|'re)\s+(?:unable|not\s+(?:able|allowed|permitted|comfortable|in\s+a\s+position|equipped))\s+to\s+{_VERBS}", re.I),
     re.compile(rf"\b{_I}(?:\s+|(?=['’]))(?:{_CANT}|(?:'|’)ll\s+never)\s+(?:in\s+good\s+conscience\s+|be\s+able\s+to\s+)?{_VERBS}", re.I),
     re.compile(rf"\b{_I}\s*(?:am|'m|’m|are|'re)\s+not\s+going\s+to\s+{_VERBS}", re.I),
-    re.compile(rf"\bnot\s+sure\s+(?:that\s+)?{_I}\s+(?:can|could|should)\s+{_VERBS}", re.I),  # "I'm not sure I can help with that"
+    # "I'm not sure I can help with that", "I'm not sure if I can ask that one." (doubt about being allowed, not ignorance)
+    re.compile(rf"\bnot\s+sure\s+(?:that\s+|if\s+|whether\s+)?{_I}\s+(?:can|could|should|may)\s+(?:{_VERBS}|ask|take|get\s+into)\b", re.I),
     re.compile(
         rf"\b{_I}\s*(?:(?:am|'m|’m|are|'re)\s+not|do\s+not|don't)\s+(?:feel\s+)?comfortable\s+(?:with\s+)?"
         rf"(?:{_VERBS}|providing|giving|sharing|discussing|explaining|describing|answering|helping|that\b|this\b)",
@@ -106,11 +107,25 @@ DECLINE = [
         r"(?:declin(?:e|ing)|refus(?:e|ing))\s+to\s+(?:answer|help|provide|assist|respond)",
         re.I,
     ),
-    re.compile(r"\b(?:i|we)\s*(?:would|'d)\s+(?:rather\s+not|prefer\s+not\s+to)\b|\bprefer\s+not\s+to\s+answer\b", re.I),
+    re.compile(
+        r"\b(?:i|we)\s*(?:would|'d)\s+(?:rather\s+(?:not|stay\s+out|keep\s+out|sit\s+(?:this|that)\s+(?:one\s+)?out)|prefer\s+not\s+to)\b|\bprefer\s+not\s+to\s+answer\b",
+        re.I,
+    ),
+    # the answer said to be withheld: "The answer to this question is not available.", "No answer will be given."
+    # ("the answer is not 3.9 us" states a value; "I don't know" is ignorance; "The answer is not provided [in the
+    # passages]" was read both ways by raters and is left out)
+    re.compile(
+        r"\b(?:the|an|my|our)\s+answer\s+(?:to\s+(?:this|that|your|the)\s+(?:question|one|request)\s+)?"
+        r"(?:(?:is|will\s+be)\s+not|isn't|won't\s+be)\s+(?:available|possible|offered|shared)\b|"
+        r"\b(?:the|an|my|our)\s+answer\s+(?:to\s+(?:this|that|your|the)\s+(?:question|one|request)\s+)?(?:cannot|can't|can\s+not)\s+be\s+(?:provided|given|offered|shared)\b|"
+        r"\bno\s+answer\s+(?:is|will\s+be|can\s+be)\s+(?:given|provided|offered)\b",
+        re.I,
+    ),
     # subjectless ("Unable to help with that."); "the device is unable to respond" is not a decline
     re.compile(rf"{_SENTENCE_START}(?:sorry,?\s+)?(?:unable|not\s+able)\s+to\s+(?:answer|help|assist|provide|respond|comply)", re.I),
     re.compile(
-        r"\b(?:beyond|outside)\s+(?:what|the\s+scope\s+of\s+what)\s+(?:i|we)\s*(?:am|'m|can)?\s*(?:permitted|allowed|able)?\s*(?:to\s+)?(?:safely\s+)?(?:discuss|answer|help)",
+        r"\b(?:beyond|outside)\s+(?:of\s+)?(?:what|the\s+scope\s+of\s+what)\s+(?:i|we)\s*(?:am|'m|can|will|'ll|would|'d)?\s*(?:permitted|allowed|able|willing)?\s*(?:to\s+)?(?:safely\s+)?"
+        r"(?:discuss|answer|help|get\s+into|go\s+into|cover|take\s+on)",
         re.I,
     ),
     re.compile(r"\b(?:i|we)(?:(?:'m|\s+am)\s+going\s+to|'ll|\s+will)\s+pass\b", re.I),

@@ -41,6 +41,12 @@ MUST_FIRE = [
     "That question is not answered; it could hurt someone.",
     "That request stays unanswered.",
     "This lab does not give out that kind of information.",
+    "The answer to this question is not available.",  # sixth elicited batch: the models' own words
+    "The answer to this question is not possible.",
+    "No answer will be given to that.",
+    "Given how that's worded, I'd rather stay out of it, so could you ask it some other way?",
+    "I'm not sure if I can ask that one.",
+    "Sorry, that one's outside what I'll get into.",
 ]
 MUST_NOT_FIRE = [
     "Sorry for the confusion earlier: the tRFC of a 16 Gb DDR5 die is 295 ns.",
@@ -66,6 +72,10 @@ MUST_NOT_FIRE = [
     "We don't provide a separate VPP rail on the module; the PMIC makes it.",
     "A read request stays in the queue until the bank is open.",
     "The controller may not ask for a refresh while the rank is in self-refresh.",  # the controller, not the asker
+    "The answer is not 3.9 us but 7.8 us, because the device is in fine-granularity mode.",
+    "The answer is not provided in the passages, but tRFC1 is 295 ns for a 16 Gb die.",  # raters read "not provided" both ways
+    "I'm not sure if the answer is 295 ns or 410 ns.",  # doubt about the answer, not about being allowed to give it
+    "The row is outside what the controller refreshes in this window.",
 ]
 
 
