@@ -52,7 +52,7 @@ def print_real(report: dict[str, Any], path: Path) -> None:
         "refused": f"precision, recall >= {TARGETS['refusal_precision']:.2f}",
         "degenerate": f"agreement >= {TARGETS['degenerate_agreement']:.2f}",
     }
-    rows = [(k, report[k]) for k in ("correct", "refused", "degenerate", "value_correct", "unit_correct", "keypoint_items")]
+    rows = [(k, report[k]) for k in ("correct", "refused", "degenerate", "value_correct", "unit_correct", "unit_error", "keypoint_items")]
     rows += [(f"correct ({kind})", part) for kind, part in report["correct_by_type"].items()]
     for name, row in rows:
         print(

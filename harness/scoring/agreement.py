@@ -17,7 +17,8 @@ rows are for the final check.
 :func:`agreement` regrades the rows with the current graders and compares field by field:
 ``correct`` (agreement, precision, recall), ``refused`` (precision, recall, and how many loops or
 lists that are not refusals were flagged), ``degenerate`` (agreement), ``value_correct``/``unit_correct`` where
-labelled, key-point items, and the raters' agreement with each other where a row has ``second``.
+labelled, ``unit_error`` (the report's unit column: right number, missing or wrong unit), key-point
+items, and the raters' agreement with each other where a row has ``second``.
 Edge cases: a precision or recall with nothing to count (no refusal labelled and none flagged) is
 ``None`` and printed as ``-``; rows of items without a key (``correct`` None) count only for
 ``refused`` and ``degenerate``.
@@ -91,6 +92,18 @@ def _field(rows: Sequence[Mapping[str, Any]], grades: Sequence[Mapping[str, Any]
     return out
 
 
+def _unit_errors(rows: Sequence[Mapping[str, Any]], grades: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The report's unit column (:func:`harness.scoring.score.is_unit_error`: the right number
+    with a missing or wrong unit) against the same reading of the labels. ``unit_correct`` alone
+    also compares the unit of wrong numbers, which no reported figure uses."""
+    from harness.scoring.score import is_unit_error
+
+    pairs = [(r, g) for r, g in zip(rows, grades) if r["labels"].get("value_correct") is not None and g.get("value_correct") is not None]
+    out = compare([is_unit_error(r["labels"]) for r, _ in pairs], [is_unit_error(g) for _, g in pairs])
+    out["errors"] = [r["uid"] for r, g in pairs if is_unit_error(r["labels"]) != is_unit_error(g)]
+    return out
+
+
 def _looks_like_list(text: str) -> bool:
     import re
 
@@ -145,6 +158,7 @@ def agreement(rows: Sequence[Mapping[str, Any]], config: Any, split: str = "held
         "degenerate": _field(chosen, grades, "degenerate"),
         "value_correct": _field(chosen, grades, "value_correct"),
         "unit_correct": _field(chosen, grades, "unit_correct"),
+        "unit_error": _unit_errors(chosen, grades),
         "keypoint_items": _field([r for r, _ in keypoint_rows], [g for _, g in keypoint_rows], "correct"),
         "inter_rater": inter_rater(chosen),
     }

@@ -87,6 +87,23 @@ def test_agreement_on_the_held_out_rows(labels_file: Path, config: GradeConfig) 
     assert headline(report)["correct_precision"] == report["correct"]["precision"] and headline(report)["correct_flagged"] == report["correct"]["flagged"]
 
 
+def test_unit_errors_are_judged_on_the_report_s_definition(tmp_path: Path, config: GradeConfig) -> None:
+    # a rater marks the unit of a wrong number wrong; the grader sees GB/s, a bandwidth unit: the two
+    # disagree on unit_correct, but neither counts a unit error (that needs the right number)
+    rows = [
+        row("a:n3", KEY_19, "The bandwidth is 19.2.", label(False, value=True, unit=False)),
+        row("a:n5", KEY_19, "The bandwidth is 38.4 GB/s.", label(False, value=False, unit=False)),
+        row("a:n6", KEY_19, "4800 MT/s × 4 B = 19.2 GB/s", label(True, value=True, unit=True)),
+    ]
+    path = tmp_path / "labels.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    report = agreement(read_real_labels(path), config)
+    assert report["unit_correct"]["errors"] == ["a:n5"]
+    assert report["unit_error"] == {
+        "n": 3, "positives": 1, "flagged": 1, "agreement": 1.0, "precision": 1.0, "recall": 1.0, "errors": [],
+    }  # fmt: skip
+
+
 def test_train_split_is_separate(labels_file: Path, config: GradeConfig) -> None:
     report = agreement(read_real_labels(labels_file), config, split="train")
     assert report["n"] == 1 and report["correct"]["agreement"] == 1.0

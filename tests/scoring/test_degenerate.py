@@ -83,7 +83,7 @@ CASES = [
         "Peak bandwidth per speed:\n- DDR5-3200: 3200 x 8 = 25600 MB/s\n- DDR5-4800: 4800 x 8 = 38400 MB/s\n- DDR5-6400: 6400 x 8 = 51200 MB/s",
     ),
     ("a word stuttered to the end", "You can use the DDR5's DDR5_Fix_Fix_Fix_Fix_Fix_", "", "length", "loop", "You can use the DDR5's DDR5_Fix_"),
-    ("three copies are not a stutter", "Without damping the output rings on and on and on", "", "stop", None, "Without damping the output rings on and on and on"),
+    ("three copies are not a stutter", "Undamped, it rings on and on and on", "", "stop", None, "Undamped, it rings on and on and on"),
     ("alternating values keep both in the first copy", "is 1.1 V. is 1.2 V. " * 6, "", None, "loop", "is 1.1 V. is 1.2 V. "),
     ("gibberish", "x = 0.000000000000000 9.99999999999999 1.0000000000000", "", None, "gibberish", "x = 0.000000000000000 9.99999999999999 1.0000000000000"),
     ("one number with a runaway tail is a number", "alpha = 1.000000000000", "", "stop", None, "alpha = 1.000000000000"),
