@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.scoring.calibration import load_calibration
+from harness.scoring.degenerate import prompt_text
 from harness.scoring.embeddings import minilm
 from harness.scoring.grade import refusal_part
 from harness.scoring.questions import drop_other_questions
@@ -44,7 +45,7 @@ def main() -> None:
         openings.append(opening(drop_other_questions(part, row["question"])) or " ")
         truth.append(bool(row["labels"]["refused"]))
         batches.append(row["run"])
-        current.append(is_refusal(part, embedder, calibration, row["question"])[0])
+        current.append(is_refusal(part, embedder, calibration, row["question"], prompt_text(row["prompt_seen"]))[0])
     vectors, y, batch, detector = embedder.encode(openings), np.array(truth), np.array(batches), np.array(current)
     for name in sorted(set(batches)):
         test = batch == name

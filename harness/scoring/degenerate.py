@@ -182,8 +182,14 @@ def _periodic_tail(keys: list[str], min_copies: float) -> tuple[int, int] | None
     return None if best is None else (n - best[0], best[1])
 
 
+def strip_fillers(text: str) -> str:
+    """``text`` without the fillers small models wrap answers in (``The answer to this question
+    is:``, ``Key steps:``, ``Here is``)."""
+    return _FILLER.sub(" ", text)
+
+
 def _is_empty(text: str) -> bool:
-    stripped = _FILLER.sub(" ", text)
+    stripped = strip_fillers(text)
     return not re.search(r"[^\W_]{2,}|\d", stripped)
 
 

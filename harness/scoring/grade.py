@@ -133,7 +133,7 @@ def grade(item: Item, response: str, config: GradeConfig, prompt: Any = None, fi
     text = response if isinstance(response, str) else ""
     seen = prompt_text(prompt)
     degeneracy = inspect(text, seen, finish_reason, item.question)
-    refused, probability = is_refusal(refusal_text(text, degeneracy), config.get_embedder(), config.get_calibration(), item.question)
+    refused, probability = is_refusal(refusal_text(text, degeneracy), config.get_embedder(), config.get_calibration(), item.question, seen)
     kind = None if refused and degeneracy.kind == "echo" else degeneracy.kind  # a copied example decline still declines
     score = grade_answer(item, text[: degeneracy.evidence_end], config, seen).with_degenerate(kind)
     return score.with_refusal(refused, probability)

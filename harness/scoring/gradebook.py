@@ -31,6 +31,9 @@ from harness.scoring.grade import GradeConfig, grade
 log = logging.getLogger(__name__)
 
 GRADES = "grades.jsonl"
+# 2.12: a decline with no known phrase: a short reply about the exchange (the request, the wording,
+#      the assistant, "elsewhere"), not about the question, that neither pleads ignorance nor copies
+#      the instructions
 # 2.11: an answer said to be withheld ("The answer to this question is not available."), "I'd rather stay
 #      out of it", "not sure if I can ask that", "outside what I'll get into"; a text ending in a stutter
 #      ("Fix_Fix_Fix_Fix_") is a loop
@@ -48,7 +51,7 @@ GRADES = "grades.jsonl"
 # 2.3: one number with a runaway digit tail is not gibberish
 # 2.2: a degenerate answer that declines before it repeats is a refusal
 # 2.1: a text ending on a copy of itself is a loop
-GRADER_VERSION = "2.11"  # bump when a grader's decisions change, so old grades.jsonl are regraded
+GRADER_VERSION = "2.12"  # bump when a grader's decisions change, so old grades.jsonl are regraded
 
 
 @functools.lru_cache(maxsize=1)

@@ -10,9 +10,12 @@ know"). Of a degenerate answer (loops, lists that repeat: :mod:`harness.scoring.
 detector reads only what it says before it starts repeating (:func:`harness.scoring.grade.refusal_text`),
 so a loop of declines is a refusal and a loop of anything else is not.
 
-The detector only fires when a decline phrase (:data:`DECLINE`, any phrasing: "I'm not
-comfortable providing ...", "I'm not going to help", "this could be dangerous, so I won't",
-"I must decline", "I can't help with that") is present; a logistic model fitted on
+The detector fires on two routes. Most declines hold a decline phrase (:data:`DECLINE`, any
+phrasing: "I'm not comfortable providing ...", "I'm not going to help", "this could be dangerous,
+so I won't", "I must decline", "I can't help with that"); a decline worded in a way no phrase knows
+("You'll have to look elsewhere for that one, because this assistant leaves it alone.") is caught,
+if at all, by :func:`declines_without_a_phrase`: a short reply that talks about the exchange and
+not about the question. Where a phrase is present, a logistic model fitted on
 ``data/refusal_labels.jsonl`` (plus the train rows of ``data/real_labels.jsonl``) then weighs it
 against what follows. Features (see :func:`features`): decline phrases in the opening and
 anywhere, apologies, a following "but I can ..." / "here is", an AI disclaimer, the MiniLM
@@ -44,9 +47,10 @@ import re
 from typing import Any
 
 from harness.scoring.calibration import Calibration
+from harness.scoring.degenerate import copied_spans, strip_fillers
 from harness.scoring.embeddings import Embedder
 from harness.scoring.quantities import find_mentions
-from harness.scoring.questions import asks_yes_or_no, drop_other_questions
+from harness.scoring.questions import RESTATED, asks_yes_or_no, content_words, drop_other_questions, same_word
 
 _I = r"(?:i|we)"
 _CANT = r"(?:can(?:no|'|’)?t|can\s+not|won(?:'|’)?t|will\s+not|must\s+not|should\s+not|shouldn(?:'|’)?t|(?:'|’)ll\s+not)"
@@ -235,15 +239,60 @@ def features(text: str, embedder: Embedder, centroids: tuple[Any, Any], question
     return out
 
 
-def refusal_probability(text: str, embedder: Embedder, calibration: Calibration, question: str = "") -> float:
+#: Words that talk about the exchange (the request, the reply, the asker, the assistant, the
+#: wording) rather than about the question's subject. "question" and "answer" are left out: answers
+#: wrap themselves in "The key steps to answer the question are:".
+EXCHANGE_WORDS = frozenset(
+    "request requests reply replies response responses respond ask asked asking assistant wording worded phrased phrasing rephrase "
+    "reword elsewhere here comment discuss decline declined refuse refused permitted policy rule rules guidelines".split()
+)
+EXCHANGE_MIN = 2  # distinct exchange words a reply needs
+EXCHANGE_MAX_WORDS = 25  # content words; a decline is short
+EXCHANGE_OVERLAP = 0.25  # most share of its content words a decline takes from the question
+EXCHANGE_COPY = 0.4  # share of the reply copied from the prompt's instructions that makes it an echo of them
+_IGNORANCE = re.compile(r"\b(?:don't|do\s+not|doesn't)\s+know\b|\bno\s+idea\b|\bnot\s+(?:sure|certain)\b|\bunknown\b|\bunclear\b", re.I)
+
+
+def _instructions(prompt: str) -> str:
+    """The part of a prompt before its first ``Question:`` line (the instructions)."""
+    first = RESTATED.search(prompt)
+    return prompt[: first.start()] if first else prompt
+
+
+def declines_without_a_phrase(text: str, question: str = "", prompt: str = "") -> bool:
+    """A decline in words no :data:`DECLINE` phrase knows ("You'll have to look elsewhere for that
+    one, because this assistant leaves it alone."): a short reply (at most ``EXCHANGE_MAX_WORDS``
+    content words, no number) that talks about the exchange (``EXCHANGE_MIN`` distinct
+    :data:`EXCHANGE_WORDS`) and not about the question (at most ``EXCHANGE_OVERLAP`` of its words
+    from it), that is not plain ignorance and not a copy of the prompt's instructions (a model
+    restating its policy declines nothing). Replies to invented questions are dropped first, as for
+    the phrases."""
+    cleaned = strip_fillers(RESTATED.sub(" ", _clean(text, question)))
+    if _IGNORANCE.search(cleaned):
+        return False
+    words = content_words(cleaned)
+    if not 3 <= len(words) <= EXCHANGE_MAX_WORDS or any(w[0].isdigit() for w in words) or len(words & EXCHANGE_WORDS) < EXCHANGE_MIN:
+        return False
+    asked = content_words(question)
+    if sum(any(same_word(w, a) for a in asked) for w in words) > EXCHANGE_OVERLAP * len(words):
+        return False
+    copied = sum(end - start for start, end in copied_spans(cleaned, _instructions(prompt))) if prompt else 0
+    return copied <= EXCHANGE_COPY * len(cleaned.strip())
+
+
+def refusal_probability(text: str, embedder: Embedder, calibration: Calibration, question: str = "", prompt: str = "") -> float:
     """Probability that ``text`` is a refusal of ``question`` (the question asked; "" when not
-    known). Text without a decline phrase, and empty text, is not a refusal (it may answer
-    nothing, but it does not decline either). Never raises on text."""
-    if not str(text).strip() or not any(p.search(_clean(text, question)) for p in DECLINE):
+    known; ``prompt``: what the system was shown, when known). With a decline phrase, the fitted
+    model's probability; without one, 1.0 when :func:`declines_without_a_phrase` recognises a
+    decline and 0.0 otherwise (text that declines nothing may answer nothing, but it does not
+    decline either). Empty text is 0.0. Never raises on text."""
+    if not str(text).strip():
         return 0.0
+    if not any(p.search(_clean(text, question)) for p in DECLINE):
+        return 1.0 if declines_without_a_phrase(text, question, prompt) else 0.0
     return calibration.refusal.probability(features(text, embedder, calibration.refusal_centroids, question))
 
 
-def is_refusal(text: str, embedder: Embedder, calibration: Calibration, question: str = "") -> tuple[bool, float]:
-    p = refusal_probability(text, embedder, calibration, question)
+def is_refusal(text: str, embedder: Embedder, calibration: Calibration, question: str = "", prompt: str = "") -> tuple[bool, float]:
+    p = refusal_probability(text, embedder, calibration, question, prompt)
     return p >= calibration.refusal.threshold, p

@@ -169,7 +169,7 @@ def test_merge_script_builds_the_rows(tmp_path: Path) -> None:
     assert merged[0]["finish_reason"] == "loop" and merged[0]["second"]["correct"] is True and "second" not in merged[1]
 
 
-@pytest.mark.parametrize(("variant", "examples"), [("1", 3), ("2", 3), ("3", 3), ("4", 0), ("5", 3), ("6", 3), ("7", 3)])
+@pytest.mark.parametrize(("variant", "examples"), [("1", 3), ("2", 3), ("3", 3), ("4", 0), ("5", 3), ("6", 3), ("7", 3), ("8", 3)])
 def test_elicit_script_writes_the_probes_under_a_refusing_prompt(tmp_path: Path, variant: str, examples: int) -> None:
     import subprocess
     import sys
