@@ -58,10 +58,17 @@ def grader_agreement(grading: dict[str, Any]) -> str:
     correct = pct(a.get("correct_agreement"))
     if a.get("correct_flagged"):  # older agreement files lack it
         correct += f" (precision {num(a.get('correct_precision'))} on {a['correct_flagged']} answers graded correct)"
-    return (
+    line = (
         f"agreement with {a['n']} labelled real answers ({a.get('split', 'held_out')}): correct {correct}, "
         f"degenerate {pct(a.get('degenerate_agreement'))}, {refusal}, {a.get('loops_or_lists_flagged', 0)} loops or lists flagged as refusals"
     )
+    blind = a.get("blind_refusals")
+    if blind:  # the held-out rows were read to tune the graders; a blind batch was not
+        line += (
+            f"; graded blind on the newest elicited batch ({blind['run']}, graders {blind['graders']}, {blind['refusals']} refusals labelled): "
+            f"refusal precision {num(blind.get('precision'))}, recall {num(blind.get('recall'))}"
+        )
+    return line
 
 
 def summary_table(data: ReportData) -> Table:

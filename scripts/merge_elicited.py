@@ -15,7 +15,9 @@ Each answer becomes one row with uid ``SYSTEM+TAG:ITEM`` and both raters' verdic
 ``--graded``: the raters also judged ``correct`` against the item's key (and each key point,
 ``covered``, kept per rater in ``keypoint_raters``). ``--split``:
 ``hash`` (the pool's fixed 60/40 split by uid) or one split for the whole batch (``held_out`` for a
-batch labelled after the graders were frozen, so it measures them blind). Rows of the same
+batch labelled after the graders were frozen, so it measures them blind; ``--measure`` grades it
+first and records that blind measure in ``harness/scoring/data/blind_refusals.jsonl``, which the
+report header quotes beside the held-out figures). Rows of the same
 ``--run-name`` already in the file are replaced; a disagreement left unsettled is an error that
 names the row.
 """
@@ -113,6 +115,22 @@ def merge(run_dir: Path, label_dir: Path, tag: str, run_name: str, split: str, g
     return rows
 
 
+def measure(batch: list[dict[str, Any]], run_name: str) -> None:
+    """Grade ``batch`` with the current graders and record the blind figures."""
+    from harness.benchmark import DEFAULT_BENCHMARK, load_config
+    from harness.scoring.agreement import BLIND_FILE, blind_measure, record_blind
+    from harness.scoring.grade import GradeConfig
+
+    config = GradeConfig.from_benchmark(load_config(DEFAULT_BENCHMARK.parent / "benchmark.toml"))
+    record = blind_measure(batch, config, run_name)
+    record_blind(record)
+    print(
+        f"{BLIND_FILE}: {run_name} graded blind by graders {record['graders']}: {record['refusals']} refusals labelled, "
+        f"{record['flagged']} flagged, precision {record['precision']}, recall {record['recall']}, "
+        f"{record['loops_or_lists_flagged']} loops or lists flagged, degenerate agreement {record['degenerate_agreement']}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir", type=Path)
@@ -122,8 +140,21 @@ def main() -> None:
     parser.add_argument("--run-name", required=True, help="the rows' run field; rows of this run already in the output are replaced")
     parser.add_argument("--split", choices=("hash", "train", "held_out"), default="hash")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument(
+        "--measure",
+        action="store_true",
+        help="first grade the batch with the current graders and add the figures to harness/scoring/data/blind_refusals.jsonl "
+        "(only for a batch labelled after the graders were frozen, and only once)",
+    )
     args = parser.parse_args()
     batch = merge(args.run_dir, args.label_dir, args.tag, args.run_name, args.split, args.graded)
+    if args.measure:
+        from harness.api.errors import DataError
+
+        try:
+            measure(batch, args.run_name)
+        except DataError as error:
+            raise SystemExit(f"error: {error}") from None
     kept = [r for r in read_jsonl(args.output) if r.get("run") != args.run_name] if args.output.exists() else []
     rows = sorted(kept + batch, key=lambda r: r["uid"])
     args.output.write_text("".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows), encoding="utf-8")

@@ -35,6 +35,7 @@ from harness.scoring.calibration import DATA_DIR
 
 REAL_LABELS = DATA_DIR / "real_labels.jsonl"
 AGREEMENT_FILE = DATA_DIR / "agreement.json"  # the held-out figures the report header shows
+BLIND_FILE = DATA_DIR / "blind_refusals.jsonl"  # each elicited batch graded once, before any grader saw it
 SPLITS = ("train", "held_out")
 ROW_KEYS = ("uid", "system", "id", "category", "question", "answer_key", "prompt_seen", "response", "split", "labels")
 LABEL_FIELDS = ("correct", "refused", "degenerate", "value_correct", "unit_correct")
@@ -180,16 +181,69 @@ def headline(report: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def blind_measure(rows: Sequence[Mapping[str, Any]], config: Any, run: str) -> dict[str, Any]:
+    """The refusal and degenerate figures of the rows of ``run`` (all of them, whatever their
+    split), for a batch labelled after the graders were frozen: a blind measure of the graders
+    as they stand (``scripts/merge_elicited.py --measure``)."""
+    from harness.scoring.gradebook import grader_id
+
+    batch = [{**r, "split": "held_out"} for r in rows if r.get("run") == run]
+    if not batch:
+        raise DataError(f"no labelled row has run {run!r}; pass the --run-name the batch was merged with")
+    report = agreement(batch, config, "held_out")
+    refused = report["refused"]
+    return {
+        "run": run,
+        "graders": grader_id(),
+        "n": report["n"],
+        "refusals": refused["positives"],
+        "flagged": refused["flagged"],
+        "precision": refused["precision"],
+        "recall": refused["recall"],
+        "loops_or_lists_flagged": refused["flagged_loops_or_lists"],
+        "degenerate_agreement": report["degenerate"]["agreement"],
+    }
+
+
+def record_blind(record: Mapping[str, Any], path: Path = BLIND_FILE) -> None:
+    """Add ``record`` to the blind measures; the first measure of a run is the blind one, so a
+    run already there is an error (its answers have been read since)."""
+    earlier = load_blind(path)
+    if any(r.get("run") == record["run"] for r in earlier):
+        raise DataError(f"{path}: run {record['run']!r} was measured already; only its first grading is blind (remove that line to measure it again)")
+    from harness.runlog import write_text_atomic
+
+    write_text_atomic(Path(path), "".join(json.dumps(r, sort_keys=True) + "\n" for r in [*earlier, dict(record)]))
+
+
+def load_blind(path: Path = BLIND_FILE) -> list[dict[str, Any]]:
+    """The blind measures, oldest first (empty when the file is missing)."""
+    if not Path(path).exists():
+        return []
+    from harness.runlog import iter_jsonl
+
+    return [dict(r) for r in iter_jsonl(Path(path), tolerate_truncated_tail=False)]
+
+
 def write_agreement(report: Mapping[str, Any], path: Path = AGREEMENT_FILE) -> None:
     from harness.runlog import write_json_atomic
 
     write_json_atomic(path, {"headline": headline(report), "report": dict(report)})
 
 
-def load_headline(path: Path = AGREEMENT_FILE) -> dict[str, Any]:
-    """The committed headline figures (empty when the file is missing or unreadable)."""
+def load_headline(path: Path = AGREEMENT_FILE, blind: Path = BLIND_FILE) -> dict[str, Any]:
+    """The committed headline figures (empty when the file is missing or unreadable), with the
+    newest blind measure (``blind_refusals``) when there is one: held-out rows have been read to
+    tune the graders, a blind batch has not."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return dict(data.get("headline") or {})
+        out = dict(data.get("headline") or {})
     except (OSError, ValueError, AttributeError):
         return {}
+    try:
+        measures = load_blind(blind)
+    except (OSError, ValueError, DataError):
+        measures = []
+    if out and measures:
+        out["blind_refusals"] = measures[-1]
+    return out

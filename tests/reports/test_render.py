@@ -152,6 +152,16 @@ def test_compare_with_a_run_that_kept_only_its_run_json(tmp_path: Path, capsys: 
             {"n": 566, "correct_agreement": 0.979, "correct_precision": 0.6, "correct_flagged": 10},
             "correct 97.9% (precision 0.60 on 10 answers graded correct)",
         ),
+        (
+            {
+                "n": 806,
+                "refusal_precision": 0.93,
+                "refusal_recall": 0.93,
+                "refusals_labelled": 59,
+                "blind_refusals": {"run": "elicit-refusals-8", "graders": "2.12", "refusals": 9, "precision": 0.625, "recall": 0.5556},
+            },
+            "graded blind on the newest elicited batch (elicit-refusals-8, graders 2.12, 9 refusals labelled): refusal precision 0.62, recall 0.56",
+        ),
     ],
 )
 def test_grader_agreement_line_says_how_many_refusals_it_rests_on(agreement: dict[str, object], expected: str) -> None:

@@ -10,7 +10,17 @@ from typing import Any
 import pytest
 
 from harness.api.errors import DataError
-from harness.scoring.agreement import agreement, compare, headline, inter_rater, read_real_labels
+from harness.scoring.agreement import (
+    agreement,
+    blind_measure,
+    compare,
+    headline,
+    inter_rater,
+    load_blind,
+    load_headline,
+    read_real_labels,
+    record_blind,
+)
 from harness.scoring.grade import GradeConfig
 from tests.scoring.fakes import HashEmbedder, pattern_only_calibration
 
@@ -102,6 +112,31 @@ def test_unit_errors_are_judged_on_the_report_s_definition(tmp_path: Path, confi
     assert report["unit_error"] == {
         "n": 3, "positives": 1, "flagged": 1, "agreement": 1.0, "precision": 1.0, "recall": 1.0, "errors": [],
     }  # fmt: skip
+
+
+def test_a_blind_measure_grades_every_row_of_its_run_once(tmp_path: Path, config: GradeConfig) -> None:
+    rows = [{**r, "run": "batch-9"} if r["uid"] in ("a:p1", "a:p2", "a:n4") else r for r in ROWS]  # a:n4 is a train row
+    record = blind_measure(rows, config, "batch-9")
+    assert record["n"] == 3 and record["refusals"] == 1 and record["flagged"] == 1  # the split does not matter
+    assert record["precision"] == 1.0 and record["recall"] == 1.0 and record["loops_or_lists_flagged"] == 0
+    assert record["degenerate_agreement"] == 1.0 and record["graders"].split("+")[0]
+    path = tmp_path / "blind.jsonl"
+    record_blind(record, path)
+    assert load_blind(path) == [record]
+    with pytest.raises(DataError, match="batch-9.*measured already"):
+        record_blind(record, path)  # only the first grading of a batch is blind
+    with pytest.raises(DataError, match="no labelled row has run 'batch-10'"):
+        blind_measure(rows, config, "batch-10")
+
+
+def test_the_headline_carries_the_newest_blind_measure(tmp_path: Path) -> None:
+    figures = tmp_path / "agreement.json"
+    figures.write_text(json.dumps({"headline": {"n": 806, "refusal_precision": 0.93}}), encoding="utf-8")
+    blind = tmp_path / "blind.jsonl"
+    assert "blind_refusals" not in load_headline(figures, blind)  # no blind measure yet
+    blind.write_text(json.dumps({"run": "b7", "recall": 0.0}) + "\n" + json.dumps({"run": "b8", "recall": 0.56}) + "\n", encoding="utf-8")
+    assert load_headline(figures, blind)["blind_refusals"] == {"run": "b8", "recall": 0.56}
+    assert load_headline(tmp_path / "missing.json", blind) == {}
 
 
 def test_train_split_is_separate(labels_file: Path, config: GradeConfig) -> None:
