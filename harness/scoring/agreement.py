@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from harness.api.errors import DataError
 from harness.scoring.calibration import DATA_DIR
@@ -86,23 +86,25 @@ def compare(truth: Sequence[bool], predicted: Sequence[bool]) -> dict[str, Any]:
     }
 
 
-def _field(rows: Sequence[Mapping[str, Any]], grades: Sequence[Mapping[str, Any]], name: str) -> dict[str, Any]:
-    pairs = [(r, g) for r, g in zip(rows, grades) if r["labels"].get(name) is not None and g.get(name) is not None]
-    out = compare([bool(r["labels"][name]) for r, _ in pairs], [bool(g[name]) for _, g in pairs])
-    out["errors"] = [r["uid"] for r, g in pairs if bool(r["labels"][name]) != bool(g[name])]
+def _field(
+    rows: Sequence[Mapping[str, Any]], grades: Sequence[Mapping[str, Any]], name: str, read: Callable[[Mapping[str, Any]], Any] | None = None
+) -> dict[str, Any]:
+    """Labels against grades on field ``name`` (or on ``read`` of each, a value derived from
+    them); rows where either side is None are left out."""
+    get = read or (lambda record: record.get(name))
+    pairs = [(bool(get(r["labels"])), bool(get(g)), r["uid"]) for r, g in zip(rows, grades) if get(r["labels"]) is not None and get(g) is not None]
+    out = compare([label for label, _, _ in pairs], [graded for _, graded, _ in pairs])
+    out["errors"] = [uid for label, graded, uid in pairs if label != graded]
     return out
 
 
-def _unit_errors(rows: Sequence[Mapping[str, Any]], grades: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def _unit_error(record: Mapping[str, Any]) -> bool | None:
     """The report's unit column (:func:`harness.scoring.score.is_unit_error`: the right number
-    with a missing or wrong unit) against the same reading of the labels. ``unit_correct`` alone
-    also compares the unit of wrong numbers, which no reported figure uses."""
+    with a missing or wrong unit) of a label or a grade; None where no number was judged.
+    ``unit_correct`` alone also compares the unit of wrong numbers, which no reported figure uses."""
     from harness.scoring.score import is_unit_error
 
-    pairs = [(r, g) for r, g in zip(rows, grades) if r["labels"].get("value_correct") is not None and g.get("value_correct") is not None]
-    out = compare([is_unit_error(r["labels"]) for r, _ in pairs], [is_unit_error(g) for _, g in pairs])
-    out["errors"] = [r["uid"] for r, g in pairs if is_unit_error(r["labels"]) != is_unit_error(g)]
-    return out
+    return None if record.get("value_correct") is None else is_unit_error(record)
 
 
 def _looks_like_list(text: str) -> bool:
@@ -159,7 +161,7 @@ def agreement(rows: Sequence[Mapping[str, Any]], config: Any, split: str = "held
         "degenerate": _field(chosen, grades, "degenerate"),
         "value_correct": _field(chosen, grades, "value_correct"),
         "unit_correct": _field(chosen, grades, "unit_correct"),
-        "unit_error": _unit_errors(chosen, grades),
+        "unit_error": _field(chosen, grades, "unit_error", _unit_error),
         "keypoint_items": _field([r for r, _ in keypoint_rows], [g for _, g in keypoint_rows], "correct"),
         "inter_rater": inter_rater(chosen),
     }
@@ -218,8 +220,6 @@ def record_blind(record: Mapping[str, Any], path: Path = BLIND_FILE) -> None:
 
 def load_blind(path: Path = BLIND_FILE) -> list[dict[str, Any]]:
     """The blind measures, oldest first (empty when the file is missing)."""
-    if not Path(path).exists():
-        return []
     from harness.runlog import iter_jsonl
 
     return [dict(r) for r in iter_jsonl(Path(path), tolerate_truncated_tail=False)]

@@ -59,6 +59,7 @@ _VERBS = (
     r"|go\s+into|walk\s+you|explain|describe|elaborate|do\s+(?:that|this)|tell\s+you|accommodate|entertain|encourage|condone|facilitate"
     r"|be\s+(?:helping|answering|providing|assisting|sharing|giving))"
 )
+_THE_ANSWER = r"\b(?:the|an|my|our)\s+answer\s+(?:to\s+(?:this|that|your|the)\s+(?:question|one|request)\s+)?"  # "the answer to this question "
 _SENTENCE_START = r"(?:^|[.!?:]\s+|\n\s*)"  # for subjectless declines: "Unable to help." but not "the device is unable to"
 DECLINE = [
     re.compile(rf"\b{_I}\s*(?:am|'m|’m|are|'re)\s+(?:unable|not\s+(?:able|allowed|permitted|comfortable|in\s+a\s+position|equipped))\s+to\s+{_VERBS}", re.I),
@@ -119,9 +120,8 @@ DECLINE = [
     # ("the answer is not 3.9 us" states a value; "I don't know" is ignorance; "The answer is not provided [in the
     # passages]" was read both ways by raters and is left out)
     re.compile(
-        r"\b(?:the|an|my|our)\s+answer\s+(?:to\s+(?:this|that|your|the)\s+(?:question|one|request)\s+)?"
-        r"(?:(?:is|will\s+be)\s+not|isn't|won't\s+be)\s+(?:available|possible|offered|shared)\b|"
-        r"\b(?:the|an|my|our)\s+answer\s+(?:to\s+(?:this|that|your|the)\s+(?:question|one|request)\s+)?(?:cannot|can't|can\s+not)\s+be\s+(?:provided|given|offered|shared)\b|"
+        rf"{_THE_ANSWER}(?:(?:is|will\s+be)\s+not|isn't|won't\s+be)\s+(?:available|possible|offered|shared)\b|"
+        rf"{_THE_ANSWER}(?:cannot|can't|can\s+not)\s+be\s+(?:provided|given|offered|shared)\b|"
         r"\bno\s+answer\s+(?:is|will\s+be|can\s+be)\s+(?:given|provided|offered)\b",
         re.I,
     ),
