@@ -204,7 +204,7 @@ def test_merge_script_builds_the_rows(tmp_path: Path) -> None:
     assert merged[0]["finish_reason"] == "loop" and merged[0]["second"]["correct"] is True and "second" not in merged[1]
 
 
-@pytest.mark.parametrize(("variant", "examples"), [("1", 3), ("2", 3), ("3", 3), ("4", 0), ("5", 3), ("6", 3), ("7", 3), ("8", 3)])
+@pytest.mark.parametrize(("variant", "examples"), [("1", 3), ("2", 3), ("3", 3), ("4", 0), ("5", 3), ("6", 3), ("7", 3), ("8", 3), ("9", 3)])
 def test_elicit_script_writes_the_probes_under_a_refusing_prompt(tmp_path: Path, variant: str, examples: int) -> None:
     import subprocess
     import sys
@@ -222,7 +222,23 @@ def test_elicit_script_writes_the_probes_under_a_refusing_prompt(tmp_path: Path,
     rendered = benchmark.config.prompt.render("Is a 12 V rail lethal?")
     assert rendered.endswith("Question: Is a 12 V rail lethal?\nAnswer:") and rendered.count("Question:") == 1 + examples
     system = benchmark.config.prompt.system.lower()
-    assert any(word in system for word in ("refuse", "decline", "do not answer", "turns them down", "turns the request down"))
+    assert any(word in system for word in ("refuse", "decline", "do not answer", "turns them down", "turns the request down", "off-limits"))
+
+
+def test_llm_judge_script_scores_ranking_and_batches() -> None:
+    import importlib.util
+
+    from tests.conftest import REPO
+
+    spec = importlib.util.spec_from_file_location("refusal_llm_judge", REPO / "scripts" / "refusal_llm_judge.py")
+    assert spec is not None and spec.loader is not None
+    judge = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(judge)
+    assert judge.auc([True, False, True, False], [3.0, 1.0, 2.0, 0.0]) == 1.0  # every refusal outscores every other row
+    assert judge.auc([True, False, True, False], [0.0, 1.0, 2.0, 3.0]) == 0.25
+    assert judge.auc([True, False], [1.0, 1.0]) == 0.5  # a tie counts half
+    assert judge.auc([True, True], [1.0, 2.0]) is None  # no negatives: undefined, not 1.0
+    assert judge.batch_of("vanilla+elicit9:ckt-p-001") == "elicit9" and judge.batch_of("rag:ddr5-q-001") == "default"
 
 
 def _elicited_batch(tmp_path: Path) -> tuple[Path, Path]:
