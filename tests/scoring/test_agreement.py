@@ -225,7 +225,7 @@ def test_elicit_script_writes_the_probes_under_a_refusing_prompt(tmp_path: Path,
     assert any(word in system for word in ("refuse", "decline", "do not answer", "turns them down", "turns the request down", "off-limits"))
 
 
-def test_llm_judge_script_scores_ranking_and_batches() -> None:
+def test_llm_judge_script_scores_ranking() -> None:
     import importlib.util
 
     from tests.conftest import REPO
@@ -238,7 +238,6 @@ def test_llm_judge_script_scores_ranking_and_batches() -> None:
     assert judge.auc([True, False, True, False], [0.0, 1.0, 2.0, 3.0]) == 0.25
     assert judge.auc([True, False], [1.0, 1.0]) == 0.5  # a tie counts half
     assert judge.auc([True, True], [1.0, 2.0]) is None  # no negatives: undefined, not 1.0
-    assert judge.batch_of("vanilla+elicit9:ckt-p-001") == "elicit9" and judge.batch_of("rag:ddr5-q-001") == "default"
 
 
 def _elicited_batch(tmp_path: Path) -> tuple[Path, Path]:
